@@ -1,0 +1,102 @@
+"""Forward-pass benchmark of the default AVEmo classifier (IR50 112 + AlexNet + transformer-attention + FBP).
+
+Input per clip: 16 face frames at 112x112 and 3 s of audio (300 log-mel frames). Prints the parameter count,
+clips/s at batch 1 and 8, the share of time spent in each CNN, and on a CUDA device the bf16 throughput with its
+ratio to fp32 measured in the same run.
+
+    python bench/model_forward.py [--repeats 5] [--device cpu|cuda] [--threads N]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
+
+
+def make_inputs(config, batch_size, frames, audio_frames, device):
+    return {
+        "pixel_values": torch.randn(batch_size, frames, 3, config.face_size, config.face_size, device=device),
+        "frame_mask": torch.ones(batch_size, frames, dtype=torch.long, device=device),
+        "input_features": torch.randn(batch_size, 3, config.num_mel_bins, audio_frames, device=device),
+        "audio_mask": torch.ones(batch_size, audio_frames, dtype=torch.long, device=device),
+    }
+
+
+def timed(function, repeats, device):
+    function()  # warm-up (allocations, kernel selection)
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        function()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--audio-frames", type=int, default=300, help="log-mel frames (10 ms hop): 300 = 3 s")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    config = AVEmoConfig()
+    model = AVEmoForVideoClassification(config).eval().to(device)
+    parameters = sum(p.numel() for p in model.parameters())
+    by_part = {
+        "face CNN (IR50)": sum(p.numel() for p in model.avemo.face_encoder.parameters()),
+        "audio CNN (AlexNet conv)": sum(p.numel() for p in model.avemo.audio_encoder.parameters()),
+    }
+    by_part["attention + fusion + classifier"] = parameters - sum(by_part.values())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}")
+    print(f"parameters: {parameters:,} ({parameters / 1e6:.2f} M)")
+    for part, count in by_part.items():
+        print(f"  {part}: {count:,}")
+    print(f"input per clip: {args.frames} frames at {config.face_size}x{config.face_size}, {args.audio_frames} log-mel frames")
+    print()
+    print("| batch | dtype | forward s | clips/s | face CNN share | audio CNN share |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    dtypes = [torch.float32] + ([torch.bfloat16] if device.type == "cuda" else [])
+    results = {}
+    for dtype in dtypes:
+        model.to(dtype)
+        for batch_size in args.batch_sizes:
+            inputs = make_inputs(config, batch_size, args.frames, args.audio_frames, device)
+            inputs = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in inputs.items()}
+            faces = inputs["pixel_values"].flatten(0, 1)
+            lengths = torch.full((batch_size,), args.audio_frames, device=device)
+            with torch.inference_mode():
+                total = timed(lambda: model(**inputs), args.repeats, device)
+                face = timed(lambda: model.avemo.face_encoder(faces), args.repeats, device)
+                audio = timed(lambda: model.avemo.audio_encoder(inputs["input_features"], lengths), args.repeats, device)
+            results[(dtype, batch_size)] = batch_size / total
+            print(
+                f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {total:.3f} | {batch_size / total:.2f} | "
+                f"{face / total:.0%} | {audio / total:.0%} |"
+            )
+    print()
+    base = args.batch_sizes[0]
+    for batch_size in args.batch_sizes[1:]:
+        ratio = results[(torch.float32, batch_size)] / results[(torch.float32, base)]
+        print(f"batching: batch {batch_size} gives {ratio:.2f}x the clips/s of batch {base} (fp32)")
+    if device.type == "cuda":
+        for batch_size in args.batch_sizes:
+            ratio = results[(torch.bfloat16, batch_size)] / results[(torch.float32, batch_size)]
+            print(f"bf16 vs fp32 at batch {batch_size}: {ratio:.2f}x clips/s")
+
+
+if __name__ == "__main__":
+    main()

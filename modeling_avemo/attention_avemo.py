@@ -1,0 +1,143 @@
+"""Intra-modal attention: a set of vectors f_1..f_n (frames, or audio map cells) -> one vector.
+
+Every pooling takes `features` (batch, n, dim) and a boolean `mask` (batch, n), True on real entries, and returns
+the pooled vector and the weights (batch, n) it gave each entry. Masked entries get exactly zero weight, the
+weights of a clip sum to one over its real entries, and a clip without any real entry pools to a zero vector with
+all-zero weights (never NaN); the model then substitutes its learned "missing modality" vector.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis restricted to `mask`; a row without any True entry gives all zeros."""
+    scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    return torch.softmax(scores, dim=-1) * mask
+
+
+def normalize_weights(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Scale non-negative weights to sum to one over the real entries (zeros stay zeros)."""
+    weights = weights * mask
+    return weights / weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
+
+
+def weighted_sum(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("bn,bnd->bd", weights, features)
+
+
+class MeanPooling(nn.Module):
+    """Plain average of the real entries: the no-attention baseline."""
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = normalize_weights(torch.ones_like(features[..., 0]), mask)
+        return weighted_sum(features, weights), weights
+
+
+class SelfAttentionPooling(nn.Module):
+    """FAN self-attention: alpha_i = sigmoid(q0 . f_i + b); f' = sum alpha_i f_i / sum alpha_i.
+
+    As in FAN's code, dropout is applied to f_i before the score (not to the pooled vector).
+    """
+
+    def __init__(self, dim: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.alpha = nn.Sequential(nn.Linear(dim, 1), nn.Sigmoid())
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        alphas = self.alpha(self.dropout(features)).squeeze(-1)
+        weights = normalize_weights(alphas, mask)
+        return weighted_sum(features, weights), weights
+
+
+class RelationAttentionPooling(nn.Module):
+    """FAN relation-attention: with f' from self-attention, beta_i = sigmoid(q1 . [f_i ; f'] + b) and
+    f = sum alpha_i beta_i [f_i ; f'] / sum alpha_i beta_i, twice the input width."""
+
+    def __init__(self, dim: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.alpha = nn.Sequential(nn.Linear(dim, 1), nn.Sigmoid())
+        self.beta = nn.Sequential(nn.Linear(2 * dim, 1), nn.Sigmoid())
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        alphas = self.alpha(self.dropout(features)).squeeze(-1)
+        global_feature = weighted_sum(features, normalize_weights(alphas, mask))
+        relation = torch.cat([features, global_feature[:, None, :].expand_as(features)], dim=-1)
+        betas = self.beta(self.dropout(relation)).squeeze(-1)
+        weights = normalize_weights(alphas * betas, mask)
+        return weighted_sum(relation, weights), weights
+
+
+class TransformerAttentionPooling(nn.Module):
+    """Transformer-attention (the paper's new form; its exact equations are unpublished, this is our choice).
+
+    1. Project to a smaller width m: g_i = W f_i.
+    2. One scaled dot-product self-attention layer over the set (real entries only), residual + LayerNorm:
+       h_i = LayerNorm(g_i + MHA(g)_i), so each h_i encodes how f_i relates to the other vectors.
+    3. Attention pooling of the original vectors: w_i = softmax_i(u . h_i), output sum w_i f_i (width unchanged).
+    """
+
+    def __init__(self, dim: int, attention_size: int, num_heads: int, dropout: float):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_size = attention_size // num_heads
+        self.dropout = nn.Dropout(dropout)
+        self.projection = nn.Linear(dim, attention_size)
+        self.query = nn.Linear(attention_size, attention_size)
+        self.key = nn.Linear(attention_size, attention_size)
+        self.value = nn.Linear(attention_size, attention_size)
+        self.output = nn.Linear(attention_size, attention_size)
+        self.layer_norm = nn.LayerNorm(attention_size)
+        self.score = nn.Linear(attention_size, 1)
+
+    def _split_heads(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = hidden_states.shape
+        return hidden_states.view(batch, length, self.num_heads, self.head_size).transpose(1, 2)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        projected = self.projection(self.dropout(features))
+        query, key, value = (self._split_heads(layer(projected)) for layer in (self.query, self.key, self.value))
+        # A clip with no real entry attends to everything (its result is discarded below) so that softmax never
+        # sees an all-masked row, which would put NaN into the forward and backward passes.
+        key_mask = mask | ~mask.any(dim=-1, keepdim=True)
+        scores = query @ key.transpose(-1, -2) / math.sqrt(self.head_size)
+        probabilities = masked_softmax(scores, key_mask[:, None, None, :])
+        context = (probabilities @ value).transpose(1, 2).flatten(2)
+        hidden_states = self.layer_norm(projected + self.output(context))
+        weights = masked_softmax(self.score(hidden_states).squeeze(-1), mask)
+        return weighted_sum(features, weights), weights
+
+
+class FCNAttentionPooling(nn.Module):
+    """FCN speech-emotion attention: e_l = u . tanh(W a_l + b), alpha = softmax(lambda * e), c = sum alpha_l a_l."""
+
+    def __init__(self, dim: int, hidden_size: int, temperature: float):
+        super().__init__()
+        self.temperature = temperature
+        self.hidden = nn.Linear(dim, hidden_size)
+        self.context = nn.Linear(hidden_size, 1, bias=False)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        energies = self.context(torch.tanh(self.hidden(features))).squeeze(-1)
+        weights = masked_softmax(self.temperature * energies, mask)
+        return weighted_sum(features, weights), weights
+
+
+def build_pooling(kind: str, dim: int, config) -> nn.Module:
+    if kind == "mean":
+        return MeanPooling()
+    if kind == "self":
+        return SelfAttentionPooling(dim, config.attention_dropout)
+    if kind == "relation":
+        return RelationAttentionPooling(dim, config.attention_dropout)
+    if kind == "transformer":
+        return TransformerAttentionPooling(
+            dim, config.transformer_attention_size, config.transformer_attention_heads, config.attention_dropout
+        )
+    if kind == "fcn":
+        return FCNAttentionPooling(dim, config.audio_attention_hidden_size, config.audio_attention_lambda)
+    raise ValueError(f"unknown attention {kind!r}")

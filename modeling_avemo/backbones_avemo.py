@@ -1,0 +1,197 @@
+"""The two CNNs of the method: a face CNN per frame and an audio CNN over the log-mel "image".
+
+Module and parameter names follow the published code so that published checkpoints load by key mapping alone:
+- `IR50`: face.evoLVe `backbone/model_irse.py` (`IR_50`): `input_layer.*`, `body.N.res_layer.*`,
+  `body.N.shortcut_layer.*`, `output_layer.*`.
+- `ResNet18`: torchvision `resnet18` without `fc` (FAN's face CNN uses the same names).
+- `AlexNetFeatures`: torchvision `alexnet().features` (`features.0` ... `features.10`).
+"""
+
+import torch
+from torch import nn
+
+
+class SafeBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d that falls back to its running statistics for a training batch of one vector.
+
+    A clip in which a single frame holds a face gives IR50's output layer one vector; plain BatchNorm1d raises
+    there. Parameter names are unchanged (`weight`, `bias`, `running_*`).
+    """
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.training and hidden_states.shape[0] == 1:
+            return nn.functional.batch_norm(
+                hidden_states, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
+        return super().forward(hidden_states)
+
+
+class BottleneckIR(nn.Module):
+    """face.evoLVe `bottleneck_IR`: BN, conv3x3, PReLU, conv3x3 (stride), BN, plus a shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        if in_channels == out_channels:
+            # Parameter-free: a 1x1 max-pool only subsamples.
+            self.shortcut_layer = nn.MaxPool2d(1, stride)
+        else:
+            self.shortcut_layer = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+        self.res_layer = nn.Sequential(
+            nn.BatchNorm2d(in_channels),
+            nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=False),
+            nn.PReLU(out_channels),
+            nn.Conv2d(out_channels, out_channels, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.res_layer(hidden_states) + self.shortcut_layer(hidden_states)
+
+
+class IR50(nn.Module):
+    """face.evoLVe IR_50 (ArcFace LResNet50E-IR): an aligned face crop -> one embedding.
+
+    Four stages, each starting with a stride-2 unit, so the final map is face_size / 16 on a side.
+    """
+
+    def __init__(self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float):
+        super().__init__()
+        stem_width = stage_widths[0]
+        self.input_layer = nn.Sequential(
+            nn.Conv2d(3, stem_width, 3, 1, 1, bias=False), nn.BatchNorm2d(stem_width), nn.PReLU(stem_width)
+        )
+        units = []
+        in_channels = stem_width
+        for depth, width in zip(stage_depths, stage_widths):
+            for index in range(depth):
+                units.append(BottleneckIR(in_channels, width, 2 if index == 0 else 1))
+                in_channels = width
+        self.body = nn.Sequential(*units)
+        side = face_size // 16
+        self.output_layer = nn.Sequential(
+            nn.BatchNorm2d(in_channels),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(in_channels * side * side, embedding_size),
+            SafeBatchNorm1d(embedding_size),
+        )
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.output_layer(self.body(self.input_layer(pixel_values)))
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock, same attribute names."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        identity = hidden_states if self.downsample is None else self.downsample(hidden_states)
+        out = self.relu(self.bn1(self.conv1(hidden_states)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet18(nn.Module):
+    """torchvision resnet18 without the ImageNet `fc`: a face crop -> the globally pooled last-stage vector."""
+
+    def __init__(self, stage_depths, stage_widths):
+        super().__init__()
+        stem_width = stage_widths[0]
+        self.conv1 = nn.Conv2d(3, stem_width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem_width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        in_channels = stem_width
+        for stage, (depth, width) in enumerate(zip(stage_depths, stage_widths), start=1):
+            blocks = []
+            for index in range(depth):
+                stride = 2 if index == 0 and stage > 1 else 1
+                blocks.append(BasicBlock(in_channels, width, stride))
+                in_channels = width
+            setattr(self, f"layer{stage}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.maxpool(self.relu(self.bn1(self.conv1(pixel_values))))
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            hidden_states = stage(hidden_states)
+        return torch.flatten(self.avgpool(hidden_states), 1)
+
+
+def conv_output_length(length: torch.Tensor, layer: nn.Module) -> torch.Tensor:
+    """Length along the last (time) axis after a Conv2d or MaxPool2d, for a tensor of lengths."""
+    kernel, stride, padding = layer.kernel_size, layer.stride, layer.padding
+    # Conv2d stores tuples, MaxPool2d ints.
+    kernel, stride, padding = (value[-1] if isinstance(value, tuple) else value for value in (kernel, stride, padding))
+    return torch.div(length + 2 * padding - kernel, stride, rounding_mode="floor").add(1).clamp_min(0)
+
+
+class AlexNetFeatures(nn.Module):
+    """torchvision's `alexnet().features` applied to a (batch, 3, mel, time) spectrogram image, with a time mask.
+
+    Padded time steps are zeroed after every layer. Each layer then sees exactly what it would see on the unpadded
+    clip (zeros are also what the convolutions pad with), so padding a clip never changes its valid map columns.
+    """
+
+    def __init__(self, channels):
+        super().__init__()
+        c1, c2, c3, c4, c5 = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(3, c1, 11, 4, 2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(c1, c2, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(c2, c3, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c3, c4, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c4, c5, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+        )
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        for layer in self.features:
+            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+                lengths = conv_output_length(lengths, layer)
+        return lengths
+
+    def forward(self, input_features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the map (batch, channels, height, width) and the number of valid columns per clip."""
+        hidden_states = input_features
+        for layer in self.features:
+            hidden_states = layer(hidden_states)
+            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+                lengths = conv_output_length(lengths, layer)
+                columns = torch.arange(hidden_states.shape[-1], device=hidden_states.device)
+                keep = (columns[None, :] < lengths[:, None]).to(hidden_states.dtype)
+                hidden_states = hidden_states * keep[:, None, None, :]
+        return hidden_states, lengths
+
+
+def build_face_encoder(config) -> nn.Module:
+    if config.face_backbone == "ir50":
+        return IR50(
+            config.face_size,
+            config.face_stage_depths,
+            config.face_stage_widths,
+            config.face_embedding_size,
+            config.face_dropout,
+        )
+    return ResNet18(config.face_stage_depths, config.face_stage_widths)

@@ -1,0 +1,241 @@
+"""AVEmo model configuration.
+
+Every knob of the method (Zhou et al., EmotiW 2019) lives here: the face CNN, the audio CNN, the
+intra-modal attention of each modality, the cross-modal fusion and the classifier. The defaults are the
+paper's best system: IR50 faces, AlexNet audio, transformer-attention on both modalities, FBP fusion.
+
+This file is saved next to the weights as remote code: it imports only transformers.
+"""
+
+from transformers import PreTrainedConfig
+
+
+AFEW_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+
+MODALITIES = ("audio_visual", "visual", "audio")
+FACE_BACKBONES = ("ir50", "resnet18")
+FACE_SIZES = (112, 224)
+AUDIO_BACKBONES = ("alexnet",)
+VISUAL_ATTENTIONS = ("self", "relation", "transformer", "mean")
+# "fcn" is the FCN speech-emotion attention (softmax over the audio map with a temperature lambda).
+AUDIO_ATTENTIONS = ("fcn", "self", "relation", "transformer", "mean")
+FUSIONS = ("fbp", "concat")
+
+# Unit counts and widths of the four stages of each face backbone.
+FACE_BACKBONE_STAGES = {
+    "ir50": ((3, 4, 14, 3), (64, 128, 256, 512)),
+    "resnet18": ((2, 2, 2, 2), (64, 128, 256, 512)),
+}
+ALEXNET_CHANNELS = (64, 192, 384, 256, 256)
+# AlexNet's conv stack only produces a map for at least this many spectrogram frames (0.63 s at 10 ms hop).
+ALEXNET_MIN_FRAMES = 63
+
+
+class AVEmoConfig(PreTrainedConfig):
+    r"""
+    Configuration of an audio-video emotion recognition model ([`AVEmoModel`], [`AVEmoForVideoClassification`]).
+
+    Args:
+        modalities (`str`, defaults to `"audio_visual"`):
+            Which branches the model has: `"audio_visual"`, `"visual"` (faces only) or `"audio"` (speech only).
+        face_backbone (`str`, defaults to `"ir50"`):
+            Face CNN: `"ir50"` (face.evoLVe `IR_50`, parameter names kept) or `"resnet18"` (torchvision names).
+        face_size (`int`, defaults to 112):
+            Side of the aligned face crops, 112 (public MS1M IR50 checkpoint) or 224 (the paper's crops).
+        face_stage_depths (`list[int]`, *optional*):
+            Units per stage of the face CNN; defaults to the backbone's own (3, 4, 14, 3 for IR50).
+            Smaller values give the tiny models used in tests.
+        face_stage_widths (`list[int]`, *optional*):
+            Channels per stage of the face CNN; defaults to 64, 128, 256, 512.
+        face_embedding_size (`int`, defaults to 512):
+            Size of the per-frame face vector.
+        face_dropout (`float`, defaults to 0.5):
+            Dropout inside IR50's output layer (face.evoLVe's `Dropout()`).
+        audio_backbone (`str`, defaults to `"alexnet"`):
+            Audio CNN over the log-mel "image": the five-conv feature stack of torchvision's AlexNet.
+        audio_channels (`list[int]`, *optional*):
+            Output channels of the five AlexNet convolutions; defaults to 64, 192, 384, 256, 256.
+        num_mel_bins (`int`, defaults to 128):
+            Height of the log-mel input; must match the feature extractor.
+        visual_attention (`str`, defaults to `"transformer"`):
+            Pooling of the frame vectors: `"self"`, `"relation"` (FAN), `"transformer"` or `"mean"`.
+        audio_attention (`str`, defaults to `"transformer"`):
+            Pooling of the audio map's vectors: `"fcn"` (FCN-SER attention with `audio_attention_lambda`),
+            `"self"`, `"relation"`, `"transformer"` or `"mean"`.
+        attention_dropout (`float`, defaults to 0.5):
+            Dropout on the vectors before the self/relation attention scores (FAN uses 0.5).
+        audio_attention_lambda (`float`, defaults to 0.3):
+            Temperature of the FCN audio attention, softmax(lambda * e): smaller is flatter.
+        audio_attention_hidden_size (`int`, defaults to 256):
+            Width of the tanh layer of the FCN audio attention.
+        transformer_attention_size (`int`, defaults to 128):
+            Width m the vectors are projected to before the scaled dot-product attention.
+        transformer_attention_heads (`int`, defaults to 1):
+            Heads of the transformer-attention layer; must divide `transformer_attention_size`.
+        fusion (`str`, defaults to `"fbp"`):
+            Cross-modal fusion: `"fbp"` (factorized bilinear pooling, MFB form) or `"concat"`.
+        fbp_k (`int`, defaults to 5):
+            FBP factor count k (rank of the factorisation; z is sum-pooled over groups of k).
+        fbp_o (`int`, defaults to 1000):
+            FBP output size o.
+        fbp_dropout (`float`, defaults to 0.1):
+            Dropout on the FBP product before pooling.
+        classifier_dropout (`float`, defaults to 0.5):
+            Dropout before the final linear classifier.
+        initializer_range (`float`, defaults to 0.02):
+            Standard deviation of the normal initialiser of the attention, fusion and classifier layers.
+        trained (`bool`, defaults to `False`):
+            Whether the weights have been fitted to emotion data. Folders made from random or backbone-only weights
+            keep `False`, so that every tool can warn that their predictions mean nothing yet.
+
+    Example:
+
+    ```python
+    >>> from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
+    >>> config = AVEmoConfig(visual_attention="relation", fusion="concat")
+    >>> model = AVEmoForVideoClassification(config)
+    ```
+    """
+
+    model_type = "avemo"
+
+    modalities: str = "audio_visual"
+    face_backbone: str = "ir50"
+    face_size: int = 112
+    face_stage_depths: list[int] | None = None
+    face_stage_widths: list[int] | None = None
+    face_embedding_size: int = 512
+    face_dropout: float = 0.5
+    audio_backbone: str = "alexnet"
+    audio_channels: list[int] | None = None
+    num_mel_bins: int = 128
+    visual_attention: str = "transformer"
+    audio_attention: str = "transformer"
+    attention_dropout: float = 0.5
+    audio_attention_lambda: float = 0.3
+    audio_attention_hidden_size: int = 256
+    transformer_attention_size: int = 128
+    transformer_attention_heads: int = 1
+    fusion: str = "fbp"
+    fbp_k: int = 5
+    fbp_o: int = 1000
+    fbp_dropout: float = 0.1
+    classifier_dropout: float = 0.5
+    initializer_range: float = 0.02
+    trained: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.id2label is None and kwargs.get("num_labels") is None:
+            self.id2label = dict(enumerate(AFEW_LABELS))
+        if self.id2label is not None and self.label2id is None:
+            self.label2id = {label: int(index) for index, label in self.id2label.items()}
+        depths, widths = FACE_BACKBONE_STAGES.get(self.face_backbone, FACE_BACKBONE_STAGES["ir50"])
+        if self.face_stage_depths is None:
+            self.face_stage_depths = list(depths)
+        if self.face_stage_widths is None:
+            self.face_stage_widths = list(widths)
+        if self.audio_channels is None:
+            self.audio_channels = list(ALEXNET_CHANNELS)
+        self.face_stage_depths = list(self.face_stage_depths)
+        self.face_stage_widths = list(self.face_stage_widths)
+        self.audio_channels = list(self.audio_channels)
+        super().__post_init__(**kwargs)
+        self._check_values()
+
+    def _check_values(self):
+        """Raise a ValueError naming the field and what it accepts, for any value the model cannot build."""
+        choices = {
+            "modalities": MODALITIES,
+            "face_backbone": FACE_BACKBONES,
+            "face_size": FACE_SIZES,
+            "audio_backbone": AUDIO_BACKBONES,
+            "visual_attention": VISUAL_ATTENTIONS,
+            "audio_attention": AUDIO_ATTENTIONS,
+            "fusion": FUSIONS,
+        }
+        for field, allowed in choices.items():
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}")
+
+        for field in (
+            "face_embedding_size",
+            "num_mel_bins",
+            "audio_attention_hidden_size",
+            "transformer_attention_size",
+            "transformer_attention_heads",
+            "fbp_k",
+            "fbp_o",
+        ):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: an integer >= 1")
+        for field in ("face_dropout", "attention_dropout", "fbp_dropout", "classifier_dropout"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a number in [0, 1)")
+        for field in ("audio_attention_lambda", "initializer_range"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a number > 0")
+
+        for field, length in (("face_stage_depths", 4), ("face_stage_widths", 4), ("audio_channels", 5)):
+            value = getattr(self, field)
+            if len(value) != length or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+                raise ValueError(
+                    f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a list of {length} integers >= 1"
+                )
+        if self.transformer_attention_size % self.transformer_attention_heads:
+            raise ValueError(
+                f"AVEmoConfig.transformer_attention_heads={self.transformer_attention_heads} is not valid; allowed "
+                f"values: a divisor of transformer_attention_size={self.transformer_attention_size}"
+            )
+        if self.face_backbone == "resnet18" and self.face_embedding_size != self.face_stage_widths[-1]:
+            raise ValueError(
+                f"AVEmoConfig.face_embedding_size={self.face_embedding_size} is not valid with face_backbone='resnet18'; "
+                f"allowed values: the last stage width, {self.face_stage_widths[-1]} (ResNet-18 has no projection)"
+            )
+        if self.num_mel_bins < ALEXNET_MIN_FRAMES:
+            raise ValueError(
+                f"AVEmoConfig.num_mel_bins={self.num_mel_bins} is not valid; allowed values: an integer >= "
+                f"{ALEXNET_MIN_FRAMES} (the smallest input AlexNet's conv stack maps to at least one row)"
+            )
+        if self.num_labels is None or self.num_labels < 1:
+            raise ValueError(f"AVEmoConfig.num_labels={self.num_labels!r} is not valid; allowed values: an integer >= 1")
+
+    # Derived sizes, so that layers never recompute them differently.
+    @property
+    def uses_visual(self) -> bool:
+        return self.modalities in ("audio_visual", "visual")
+
+    @property
+    def uses_audio(self) -> bool:
+        return self.modalities in ("audio_visual", "audio")
+
+    @property
+    def audio_embedding_size(self) -> int:
+        """Width of one vector of the audio map (the last AlexNet conv's channels)."""
+        return self.audio_channels[-1]
+
+    @property
+    def visual_output_size(self) -> int:
+        """Width of the pooled visual vector: relation-attention concatenates [f_i ; f']."""
+        return self.face_embedding_size * (2 if self.visual_attention == "relation" else 1)
+
+    @property
+    def audio_output_size(self) -> int:
+        return self.audio_embedding_size * (2 if self.audio_attention == "relation" else 1)
+
+    @property
+    def fused_size(self) -> int:
+        """Width of the vector the classifier sees."""
+        if self.modalities == "visual":
+            return self.visual_output_size
+        if self.modalities == "audio":
+            return self.audio_output_size
+        if self.fusion == "fbp":
+            return self.fbp_o
+        return self.visual_output_size + self.audio_output_size
+
+
+__all__ = ["AVEmoConfig"]

@@ -1,0 +1,305 @@
+"""AVEmo: audio-video emotion recognition (Zhou et al., "Exploring Emotion Features and Fusion Strategies for
+Audio-Video Emotion Recognition", EmotiW 2019).
+
+faces (batch, frames, 3, S, S) -> face CNN per frame -> visual attention -> v ─┐
+log-mel+deltas (batch, 3, mel, time) -> AlexNet conv map -> audio attention -> a ─┴─ fusion (FBP | concat) -> classifier
+
+Missing modalities. A clip whose `frame_mask` is all zero (no face found) or whose `audio_mask` is all zero (no
+audio track) has nothing to pool for that modality. Its pooled vector is replaced by a learned placeholder
+(`missing_visual_embedding`, `missing_audio_embedding`), the same for every such clip. The fused vector, and so
+the prediction, then varies only with the modality that is present. The placeholders are trained whenever a
+training batch holds such clips.
+
+This file is saved next to the weights as remote code: it imports only torch, transformers and its flat siblings.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .attention_avemo import build_pooling
+from .backbones_avemo import AlexNetFeatures, build_face_encoder
+from .configuration_avemo import ALEXNET_MIN_FRAMES, AVEmoConfig
+from .fusion_avemo import build_fusion
+
+
+@dataclass
+class AVEmoModelOutput(ModelOutput):
+    """
+    fused_embeds (`torch.FloatTensor` of shape `(batch_size, config.fused_size)`):
+        The vector the classifier sees: the fusion of both modalities, or the one modality's vector.
+    visual_embeds (`torch.FloatTensor` of shape `(batch_size, config.visual_output_size)`, *optional*):
+        Attention-pooled face vector (the learned placeholder for clips without a face).
+    audio_embeds (`torch.FloatTensor` of shape `(batch_size, config.audio_output_size)`, *optional*):
+        Attention-pooled audio vector (the learned placeholder for clips without audio).
+    visual_attentions (`torch.FloatTensor` of shape `(batch_size, frames)`, *optional*):
+        Weight of each frame in the visual vector; sums to 1 over the frames with a face, 0 on the others.
+    audio_attentions (`torch.FloatTensor` of shape `(batch_size, map_height, map_width)`, *optional*):
+        Weight of each cell of the AlexNet map (rows: mel bands, columns: time); sums to 1 over the real cells.
+    visual_present (`torch.BoolTensor` of shape `(batch_size,)`, *optional*):
+        Whether the clip had at least one face frame.
+    audio_present (`torch.BoolTensor` of shape `(batch_size,)`, *optional*):
+        Whether the clip had audio.
+    """
+
+    fused_embeds: torch.FloatTensor | None = None
+    visual_embeds: torch.FloatTensor | None = None
+    audio_embeds: torch.FloatTensor | None = None
+    visual_attentions: torch.FloatTensor | None = None
+    audio_attentions: torch.FloatTensor | None = None
+    visual_present: torch.BoolTensor | None = None
+    audio_present: torch.BoolTensor | None = None
+
+
+@dataclass
+class AVEmoForVideoClassificationOutput(ModelOutput):
+    """
+    loss (`torch.FloatTensor` of shape `()`, *optional*): cross-entropy, when `labels` are given.
+    logits (`torch.FloatTensor` of shape `(batch_size, config.num_labels)`): unnormalised class scores.
+    visual_attentions, audio_attentions: as in [`AVEmoModelOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    visual_attentions: torch.FloatTensor | None = None
+    audio_attentions: torch.FloatTensor | None = None
+
+
+class AVEmoPreTrainedModel(PreTrainedModel):
+    config_class = AVEmoConfig
+    config: AVEmoConfig
+    base_model_prefix = "avemo"
+    main_input_name = "pixel_values"
+    input_modalities = ("video", "audio")
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        # CNNs start from He initialisation as in torchvision (the library default N(0, 0.02) starves deep stacks).
+        if isinstance(module, nn.Conv2d):
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.PReLU):
+            init.constant_(module.weight, 0.25)
+        elif isinstance(module, AVEmoModel):
+            for placeholder in (module.missing_visual_embedding, module.missing_audio_embedding):
+                if placeholder is not None:
+                    init.normal_(placeholder, std=self.config.initializer_range)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # register_for_auto_class only writes the saving class's own entry: name all three so that a classifier
+        # folder also loads with AutoModel (the base model, through base_model_prefix) and vice versa.
+        if self._auto_class is not None:
+            self.config.auto_map = {
+                "AutoConfig": "configuration_avemo.AVEmoConfig",
+                "AutoModel": "modeling_avemo.AVEmoModel",
+                "AutoModelForVideoClassification": "modeling_avemo.AVEmoForVideoClassification",
+            }
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+def _prefix_lengths(mask: torch.Tensor, name: str) -> torch.Tensor:
+    """Number of ones of a (batch, time) mask that must be ones followed by zeros (right padding)."""
+    mask = mask.bool()
+    lengths = mask.sum(dim=-1)
+    positions = torch.arange(mask.shape[-1], device=mask.device)
+    if not torch.equal(mask, positions[None, :] < lengths[:, None]):
+        raise ValueError(f"{name} must be 1 on a prefix of each row and 0 after it (right padding)")
+    return lengths
+
+
+class AVEmoModel(AVEmoPreTrainedModel):
+    """The network without its classifier: per-modality vectors, the fused vector and the attention weights."""
+
+    def __init__(self, config: AVEmoConfig):
+        super().__init__(config)
+        self.face_encoder = build_face_encoder(config) if config.uses_visual else None
+        self.visual_attention = build_pooling(config.visual_attention, config.face_embedding_size, config) if config.uses_visual else None
+        self.audio_encoder = AlexNetFeatures(config.audio_channels) if config.uses_audio else None
+        self.audio_attention = build_pooling(config.audio_attention, config.audio_embedding_size, config) if config.uses_audio else None
+        self.fusion = build_fusion(config) if config.modalities == "audio_visual" else None
+        self.missing_visual_embedding = nn.Parameter(torch.zeros(config.visual_output_size)) if config.uses_visual else None
+        self.missing_audio_embedding = nn.Parameter(torch.zeros(config.audio_output_size)) if config.uses_audio else None
+        self.post_init()
+
+    def _check_inputs(self, pixel_values, frame_mask, input_features, audio_mask):
+        config = self.config
+        batch_sizes = {}
+        if pixel_values is not None:
+            size = config.face_size
+            if pixel_values.dim() != 5 or pixel_values.shape[2:] != (3, size, size):
+                raise ValueError(
+                    f"pixel_values must have shape (batch, frames, 3, {size}, {size}) for face_size={size}; "
+                    f"got {tuple(pixel_values.shape)}"
+                )
+            batch_sizes["pixel_values"] = pixel_values.shape[0]
+            if frame_mask is not None and frame_mask.shape != pixel_values.shape[:2]:
+                raise ValueError(
+                    f"frame_mask must have shape (batch, frames) = {tuple(pixel_values.shape[:2])}; got {tuple(frame_mask.shape)}"
+                )
+        elif frame_mask is not None:
+            raise ValueError("frame_mask was given without pixel_values")
+        if input_features is not None:
+            if input_features.dim() != 4 or input_features.shape[1:3] != (3, config.num_mel_bins):
+                raise ValueError(
+                    f"input_features must have shape (batch, 3, {config.num_mel_bins}, time): log-mel, delta and "
+                    f"delta-delta with num_mel_bins={config.num_mel_bins}; got {tuple(input_features.shape)}"
+                )
+            batch_sizes["input_features"] = input_features.shape[0]
+            if audio_mask is not None and audio_mask.shape != (input_features.shape[0], input_features.shape[-1]):
+                raise ValueError(
+                    f"audio_mask must have shape (batch, time) = {(input_features.shape[0], input_features.shape[-1])}; "
+                    f"got {tuple(audio_mask.shape)}"
+                )
+        elif audio_mask is not None:
+            raise ValueError("audio_mask was given without input_features")
+        if not batch_sizes:
+            needed = {"audio_visual": "pixel_values and/or input_features", "visual": "pixel_values", "audio": "input_features"}
+            raise ValueError(f"this {config.modalities} model needs {needed[config.modalities]}")
+        if len(set(batch_sizes.values())) > 1:
+            raise ValueError(f"batch sizes differ between inputs: {batch_sizes}")
+        return next(iter(batch_sizes.values()))
+
+    def _encode_visual(self, pixel_values, frame_mask, batch_size, device):
+        """Faces -> (pooled vector, frame weights, present). The CNN only sees frames that hold a face."""
+        if pixel_values is None:
+            frame_mask = torch.zeros(batch_size, 1, dtype=torch.bool, device=device)
+            frame_embeds = torch.zeros(batch_size, 1, self.config.face_embedding_size, dtype=self.dtype, device=device)
+        else:
+            frame_mask = torch.ones(pixel_values.shape[:2], dtype=torch.bool, device=device) if frame_mask is None else frame_mask.bool()
+            faces = pixel_values[frame_mask].to(self.dtype)
+            frame_embeds = pixel_values.new_zeros(*frame_mask.shape, self.config.face_embedding_size, dtype=self.dtype)
+            if faces.shape[0] > 0:
+                frame_embeds = frame_embeds.masked_scatter(frame_mask[..., None], self.face_encoder(faces))
+        pooled, weights = self.visual_attention(frame_embeds, frame_mask)
+        present = frame_mask.any(dim=-1)
+        pooled = torch.where(present[:, None], pooled, self.missing_visual_embedding.to(pooled.dtype))
+        return pooled, weights, present
+
+    def _encode_audio(self, input_features, audio_mask, batch_size, device):
+        """Log-mel image -> (pooled vector, map-cell weights (batch, H, W), present)."""
+        if input_features is None:
+            input_features = torch.zeros(batch_size, 3, self.config.num_mel_bins, ALEXNET_MIN_FRAMES, dtype=self.dtype, device=device)
+            lengths = torch.zeros(batch_size, dtype=torch.long, device=device)
+        else:
+            input_features = input_features.to(self.dtype)
+            if audio_mask is None:
+                lengths = torch.full((batch_size,), input_features.shape[-1], dtype=torch.long, device=device)
+            else:
+                lengths = _prefix_lengths(audio_mask, "audio_mask")
+        # Clips shorter than the conv stack's receptive field are zero-padded to it (and counted as that long).
+        if input_features.shape[-1] < ALEXNET_MIN_FRAMES:
+            input_features = nn.functional.pad(input_features, (0, ALEXNET_MIN_FRAMES - input_features.shape[-1]))
+        lengths = torch.where(lengths > 0, lengths.clamp_min(ALEXNET_MIN_FRAMES), lengths)
+        time = torch.arange(input_features.shape[-1], device=device)
+        input_features = input_features * (time[None, :] < lengths[:, None]).to(input_features.dtype)[:, None, None, :]
+        feature_map, map_lengths = self.audio_encoder(input_features, lengths)
+        batch, channels, height, width = feature_map.shape
+        cell_mask = (torch.arange(width, device=device)[None, :] < map_lengths[:, None])[:, None, :].expand(batch, height, width)
+        cells = feature_map.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        pooled, weights = self.audio_attention(cells, cell_mask.reshape(batch, height * width))
+        present = map_lengths > 0
+        pooled = torch.where(present[:, None], pooled, self.missing_audio_embedding.to(pooled.dtype))
+        return pooled, weights.view(batch, height, width), present
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        frame_mask: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> AVEmoModelOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, frames, 3, face_size, face_size)`):
+            Aligned, normalised face crops. Frames where `frame_mask` is 0 are never read.
+        frame_mask (`torch.LongTensor` of shape `(batch_size, frames)`, *optional*):
+            1 where the frame holds a face, 0 for padding or faceless frames. Defaults to all ones.
+        input_features (`torch.FloatTensor` of shape `(batch_size, 3, num_mel_bins, time)`):
+            Log-mel spectrogram, its delta and its delta-delta, as produced by the feature extractor.
+        audio_mask (`torch.LongTensor` of shape `(batch_size, time)`, *optional*):
+            1 on real audio frames, 0 on right padding. All zero for a clip without audio. Defaults to all ones.
+        """
+        config = self.config
+        return_dict = return_dict if return_dict is not None else config.return_dict
+        if not config.uses_visual:
+            pixel_values = frame_mask = None
+        if not config.uses_audio:
+            input_features = audio_mask = None
+        batch_size = self._check_inputs(pixel_values, frame_mask, input_features, audio_mask)
+        device = self.device
+
+        visual = visual_weights = visual_present = None
+        audio = audio_weights = audio_present = None
+        if config.uses_visual:
+            visual, visual_weights, visual_present = self._encode_visual(pixel_values, frame_mask, batch_size, device)
+        if config.uses_audio:
+            audio, audio_weights, audio_present = self._encode_audio(input_features, audio_mask, batch_size, device)
+        if self.fusion is not None:
+            fused = self.fusion(audio, visual)
+        else:
+            fused = visual if visual is not None else audio
+
+        output = AVEmoModelOutput(
+            fused_embeds=fused,
+            visual_embeds=visual,
+            audio_embeds=audio,
+            visual_attentions=visual_weights,
+            audio_attentions=audio_weights,
+            visual_present=visual_present,
+            audio_present=audio_present,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class AVEmoForVideoClassification(AVEmoPreTrainedModel):
+    """AVEmo with a dropout + linear classifier over the fused vector."""
+
+    def __init__(self, config: AVEmoConfig):
+        super().__init__(config)
+        self.avemo = AVEmoModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.fused_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        frame_mask: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> AVEmoForVideoClassificationOutput | tuple:
+        r"""
+        labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+            Class indices in `[0, config.num_labels)`; when given, the output carries the cross-entropy `loss`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.avemo(pixel_values, frame_mask, input_features, audio_mask, return_dict=True)
+        logits = self.classifier(self.dropout(outputs.fused_embeds))
+        loss = None
+        if labels is not None:
+            if labels.shape != logits.shape[:1]:
+                raise ValueError(f"labels must have shape (batch,) = {tuple(logits.shape[:1])}; got {tuple(labels.shape)}")
+            loss = nn.functional.cross_entropy(logits.float(), labels.to(logits.device).long())
+        output = AVEmoForVideoClassificationOutput(
+            loss=loss,
+            logits=logits,
+            visual_attentions=outputs.visual_attentions,
+            audio_attentions=outputs.audio_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# Remote code: save_pretrained copies these files and writes their auto_map (see AVEmoPreTrainedModel).
+AVEmoConfig.register_for_auto_class()
+AVEmoModel.register_for_auto_class("AutoModel")
+AVEmoForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
+
+__all__ = ["AVEmoModel", "AVEmoForVideoClassification", "AVEmoPreTrainedModel", "AVEmoModelOutput", "AVEmoForVideoClassificationOutput"]

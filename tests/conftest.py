@@ -1,0 +1,47 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Nothing may reach the hub during tests; remote code is cached under a private folder.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_hf_modules_cache(tmp_path_factory):
+    os.environ["HF_MODULES_CACHE"] = str(tmp_path_factory.mktemp("hf_modules"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"the real media fixtures are expected at {SHARED_DATA} (see ../shared/data/README.md)")
+    return SHARED_DATA
+
+
+def run_without_project(code: str, cwd: Path, timeout: float = 300) -> "subprocess.CompletedProcess":
+    """Run Python code in a fresh interpreter where neither `modeling_avemo` nor `avemo` can be imported,
+    as for a user who only has transformers and a downloaded model folder."""
+    import subprocess
+
+    blocker = (
+        "import sys\n"
+        "class _NoAvemo:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('modeling_avemo', 'avemo'):\n"
+        "            raise ImportError(f'{name} is hidden for this test')\n"
+        "sys.meta_path.insert(0, _NoAvemo())\n"
+        "sys.path = [p for p in sys.path if p not in ('', '.', %r)]\n" % str(REPO_ROOT)
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, "-c", blocker + code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

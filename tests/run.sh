@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: a new virtual environment, the tested torch pair, avemo with its [dev] extras, then pytest.
+# Usage: bash tests/run.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${AVEMO_TEST_VENV:-.venv-test}"
+python="${PYTHON:-python3}"
+
+rm -rf "$venv"
+"$python" -m venv "$venv"
+"$venv/bin/pip" install --quiet --upgrade pip
+# torch 2.14.1 with torchaudio 2.11.0 is the pair tested here (the CPU wheel of torch 2.13.0 breaks torchaudio).
+"$venv/bin/pip" install --quiet torch==2.14.1 torchaudio==2.11.0
+# A regular (not editable) install: the tests import avemo as users get it.
+"$venv/bin/pip" install --quiet ".[dev]"
+rm -rf build
+# The installed console script and python run the tests; the repository root is not put on sys.path.
+PATH="$PWD/$venv/bin:$PATH" "$venv/bin/pytest" "$@"
