@@ -1,0 +1,31 @@
+"""avemo.processing: video files -> AVEmo model inputs (PyAV decoding, dlib face alignment, log-mel + deltas).
+
+Importing it registers the feature extractor and the processor with `AutoFeatureExtractor` and `AutoProcessor`.
+"""
+
+from transformers import AutoFeatureExtractor, AutoProcessor
+
+from modeling_avemo import AVEmoConfig
+
+from .face_alignment_avemo import AlignedFace, FaceAligner, FaceAlignmentUnavailableError
+from .feature_extraction_avemo import AVEmoFeatureExtractor
+from .processing_avemo import AVEmoProcessor, NothingToPredictError, ProcessedClip
+from .video_io_avemo import MediaError, NotAVideoError, UnreadableMediaError, read_audio, read_frames
+
+AutoFeatureExtractor.register(AVEmoConfig, AVEmoFeatureExtractor, exist_ok=True)
+AutoProcessor.register(AVEmoConfig, AVEmoProcessor, exist_ok=True)
+
+__all__ = [
+    "AVEmoFeatureExtractor",
+    "AVEmoProcessor",
+    "ProcessedClip",
+    "AlignedFace",
+    "FaceAligner",
+    "read_frames",
+    "read_audio",
+    "MediaError",
+    "UnreadableMediaError",
+    "NotAVideoError",
+    "NothingToPredictError",
+    "FaceAlignmentUnavailableError",
+]

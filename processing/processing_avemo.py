@@ -1,0 +1,283 @@
+"""AVEmoProcessor: from video files (or frames and waveforms) to the inputs of an AVEmo model.
+
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+    inputs = processor(videos=["clip.mp4"], return_tensors="pt")
+    logits = model(**inputs).logits
+
+Per clip: `num_frames` frames spread over the clip are decoded (PyAV), the largest face of each is aligned with
+dlib and normalised; frames without a face are dropped (and reported). The audio track is resampled and turned
+into log-mel + deltas by the feature extractor. A clip without audio, with silent audio, or without any face
+keeps an all-zero `audio_mask` / `frame_mask`, which the model handles (see modeling_avemo.py).
+
+`process_video` / `process_frames` return a `ProcessedClip` with what the model inputs hide: which frames were
+used, the face boxes, landmarks and crops, and warnings.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from transformers import BatchFeature, ProcessorMixin
+from transformers.utils import logging
+
+from .face_alignment_avemo import AlignedFace, FaceAligner, as_rgb_uint8
+from .feature_extraction_avemo import AVEmoFeatureExtractor
+from .video_io_avemo import read_audio, read_frames
+
+logger = logging.get_logger(__name__)
+
+MODALITIES = ("audio_visual", "visual", "audio")
+
+
+@dataclass
+class ProcessedClip:
+    """One clip after decoding and face alignment, before batching."""
+
+    source: str  # file path, or "frames[i]" for in-memory input
+    faces: list[AlignedFace]  # one per frame where a face was found
+    frame_times: list[float]  # time (s) of every sampled frame
+    audio: np.ndarray | None  # mono waveform at the feature extractor's rate; None without audio
+    duration: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def frames_sampled(self) -> int:
+        return len(self.frame_times)
+
+    @property
+    def frames_used(self) -> int:
+        return len(self.faces)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None and self.audio.size > 0
+
+
+class AVEmoProcessor(ProcessorMixin):
+    r"""
+    Turns clips into `pixel_values`, `frame_mask`, `input_features` and `audio_mask`.
+
+    Args:
+        feature_extractor ([`AVEmoFeatureExtractor`]): the audio front end.
+        num_frames (`int`, defaults to 8): frames sampled per clip, at the centres of equal segments.
+        face_size (`int`, defaults to 112): side of the aligned crops; must match the model's `face_size`.
+        face_margin (`float`, defaults to 0.3): the crop spans the aligned face box enlarged by this fraction.
+        face_mean, face_std (`list[float]`): per-channel normalisation of the RGB crops scaled to [0, 1]
+            (face.evoLVe: 0.5, 0.5).
+        detection_max_side (`int`, defaults to 640): frames are scaled down to this size for detection only.
+        upsample_fallback (`bool`, defaults to `True`): retry HOG detection with one up-sampling (small faces).
+        cnn_fallback (`bool`, defaults to `False`): then dlib's CNN detector (about 1 s per frame on a CPU).
+        modalities (`str`, defaults to `"audio_visual"`): what the model uses; `"audio"` skips face work,
+            `"visual"` skips audio features.
+    """
+
+    def __init__(
+        self,
+        feature_extractor=None,
+        num_frames: int = 8,
+        face_size: int = 112,
+        face_margin: float = 0.3,
+        face_mean=(0.5, 0.5, 0.5),
+        face_std=(0.5, 0.5, 0.5),
+        detection_max_side: int = 640,
+        upsample_fallback: bool = True,
+        cnn_fallback: bool = False,
+        modalities: str = "audio_visual",
+    ):
+        if feature_extractor is None:
+            feature_extractor = AVEmoFeatureExtractor()
+        if modalities not in MODALITIES:
+            raise ValueError(f"modalities={modalities!r} is not valid; allowed values: {MODALITIES}")
+        if not isinstance(num_frames, int) or num_frames < 1:
+            raise ValueError(f"num_frames={num_frames!r} is not valid; allowed values: an integer >= 1")
+        self.num_frames = num_frames
+        self.face_size = face_size
+        self.face_margin = face_margin
+        self.face_mean = list(face_mean)
+        self.face_std = list(face_std)
+        self.detection_max_side = detection_max_side
+        self.upsample_fallback = upsample_fallback
+        self.cnn_fallback = cnn_fallback
+        self.modalities = modalities
+        super().__init__(feature_extractor)
+
+    @property
+    def uses_visual(self) -> bool:
+        return self.modalities in ("audio_visual", "visual")
+
+    @property
+    def uses_audio(self) -> bool:
+        return self.modalities in ("audio_visual", "audio")
+
+    @property
+    def aligner(self) -> FaceAligner:
+        # Built on demand: to_dict deep-copies attributes, and the aligner is cheap (dlib models are cached).
+        return FaceAligner(self.face_size, self.face_margin, self.detection_max_side, self.upsample_fallback, self.cnn_fallback)
+
+    # ------------------------------------------------------------------------------------------- single clips
+
+    def process_video(self, path) -> ProcessedClip:
+        """Decode, align and read the audio of one video file. Raises `MediaError` subclasses on bad files."""
+        path = str(path)
+        warnings = []
+        faces, times, duration = [], [], 0.0
+        if self.uses_visual:
+            frames, times, info = read_frames(path, self.num_frames)
+            duration = info["duration"]
+            faces = self.aligner.align_frames(frames)
+            del frames
+        audio = None
+        if self.uses_audio:
+            audio = read_audio(path, self.feature_extractor.sampling_rate)
+            if audio is None:
+                warnings.append("no audio stream: prediction from the faces only")
+        return self._finish(ProcessedClip(path, faces, times, audio, duration, warnings))
+
+    def process_frames(self, frames, audio=None, sampling_rate: int | None = None, source: str = "frames") -> ProcessedClip:
+        """Align in-memory RGB frames ((height, width, 3) uint8, or floats in [0, 1]) and take a mono waveform."""
+        warnings = []
+        faces = []
+        frames = list(frames) if frames is not None else []
+        if self.uses_visual:
+            faces = self.aligner.align_frames([as_rgb_uint8(frame, f"{source}, frame {i}") for i, frame in enumerate(frames)])
+        waveform = None
+        if self.uses_audio and audio is not None:
+            waveform = _resampled(audio, sampling_rate, self.feature_extractor, source)
+        elif self.uses_audio:
+            warnings.append("no audio given: prediction from the faces only")
+        times = [float(index) for index in range(len(frames))]
+        return self._finish(ProcessedClip(source, faces, times, waveform, 0.0, warnings))
+
+    def _finish(self, clip: ProcessedClip) -> ProcessedClip:
+        """Turn what is missing into warnings (and silent audio into no audio)."""
+        if self.uses_audio and clip.audio is not None and self.feature_extractor.is_silent(clip.audio):
+            clip.warnings.append("the audio track is silent: prediction from the faces only")
+            clip.audio = None
+        if self.uses_visual:
+            if clip.frames_sampled and not clip.faces:
+                clip.warnings.append(f"no face found in any of the {clip.frames_sampled} sampled frames: prediction from the audio only")
+            elif clip.frames_used < clip.frames_sampled:
+                clip.warnings.append(f"no face in {clip.frames_sampled - clip.frames_used} of {clip.frames_sampled} sampled frames (dropped)")
+        has_visual = bool(clip.faces) if self.uses_visual else False
+        has_audio = clip.has_audio if self.uses_audio else False
+        if not has_visual and not has_audio:
+            wanted = {"audio_visual": "neither a face nor audio", "visual": "no face", "audio": "no audio"}[self.modalities]
+            raise NothingToPredictError(f"{clip.source}: {wanted} to predict from")
+        return clip
+
+    # ------------------------------------------------------------------------------------------- batching
+
+    def __call__(
+        self,
+        videos=None,
+        frames=None,
+        audio=None,
+        sampling_rate: int | None = None,
+        return_tensors: str | None = "pt",
+        **kwargs,
+    ) -> BatchFeature:
+        """Model inputs for a batch of clips.
+
+        Args:
+            videos: a path or a list of paths to video files.
+            frames: for in-memory clips, a list (one per clip) of RGB frames; with `audio`, a list of mono
+                waveforms (or None for a clip without audio) at `sampling_rate`.
+            return_tensors: "pt" (default) or "np".
+        """
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {', '.join(kwargs)}")
+        if videos is not None and (frames is not None or audio is not None):
+            raise ValueError("pass either videos=... or frames=/audio=..., not both")
+        if videos is not None:
+            videos = [videos] if isinstance(videos, (str, bytes)) or hasattr(videos, "__fspath__") else list(videos)
+            clips = [self.process_video(path) for path in videos]
+        elif frames is not None or audio is not None:
+            clips = self._clips_from_arrays(frames, audio, sampling_rate)
+        else:
+            raise ValueError("nothing to process: pass videos=[paths] or frames=[...] and/or audio=[...]")
+        for clip in clips:
+            for warning in clip.warnings:
+                logger.warning(f"{clip.source}: {warning}")
+        return self.batch(clips, return_tensors=return_tensors)
+
+    def _clips_from_arrays(self, frames, audio, sampling_rate):
+        if frames is not None and audio is not None and len(frames) != len(audio):
+            raise ValueError(f"frames and audio must hold the same number of clips; got {len(frames)} and {len(audio)}")
+        count = len(frames) if frames is not None else len(audio)
+        return [
+            self.process_frames(
+                frames[index] if frames is not None else None,
+                audio[index] if audio is not None else None,
+                sampling_rate,
+                source=f"clip {index}",
+            )
+            for index in range(count)
+        ]
+
+    def batch(self, clips: list[ProcessedClip], return_tensors: str | None = "pt") -> BatchFeature:
+        """Pad processed clips into one batch with the model's masks."""
+        if not clips:
+            raise ValueError("no clips to batch")
+        data = {}
+        if self.uses_visual:
+            data.update(self.face_tensors([clip.faces for clip in clips]))
+        if self.uses_audio:
+            waveforms = [clip.audio if clip.has_audio else np.zeros(0, dtype=np.float32) for clip in clips]
+            audio_inputs = self.feature_extractor(waveforms, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt")
+            data.update(audio_inputs)
+        if return_tensors == "np":
+            data = {key: value.numpy() for key, value in data.items()}
+        elif return_tensors not in (None, "pt"):
+            raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or 'np'")
+        return BatchFeature(data)
+
+    def face_tensors(self, faces_per_clip: list[list[AlignedFace]]) -> dict:
+        """`pixel_values` (batch, frames, 3, S, S), normalised, zero-padded, and `frame_mask`."""
+        import torch
+
+        frames = max(1, max(len(faces) for faces in faces_per_clip))
+        size = self.face_size
+        pixel_values = torch.zeros(len(faces_per_clip), frames, 3, size, size)
+        frame_mask = torch.zeros(len(faces_per_clip), frames, dtype=torch.long)
+        mean = torch.tensor(self.face_mean).view(3, 1, 1)
+        std = torch.tensor(self.face_std).view(3, 1, 1)
+        for row, faces in enumerate(faces_per_clip):
+            if not faces:
+                continue
+            crops = torch.from_numpy(np.stack([face.crop for face in faces])).permute(0, 3, 1, 2).float() / 255.0
+            pixel_values[row, : len(faces)] = (crops - mean) / std
+            frame_mask[row, : len(faces)] = 1
+        return {"pixel_values": pixel_values, "frame_mask": frame_mask}
+
+    @property
+    def model_input_names(self):
+        names = []
+        if self.uses_visual:
+            names += ["pixel_values", "frame_mask"]
+        if self.uses_audio:
+            names += ["input_features", "audio_mask"]
+        return names
+
+
+class NothingToPredictError(ValueError):
+    """A clip has none of the modalities the model uses (no face and no audio)."""
+
+
+def _resampled(audio, sampling_rate, feature_extractor, source) -> np.ndarray:
+    """A mono float32 waveform at the extractor's rate."""
+    import torch
+    import torchaudio
+
+    waveform = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio, dtype=np.float32)
+    if waveform.ndim != 1:
+        raise ValueError(f"{source}: audio must be 1-D mono samples; got shape {waveform.shape}")
+    if sampling_rate is None:
+        raise ValueError(f"{source}: pass sampling_rate= with audio")
+    waveform = waveform.astype(np.float32, copy=False)
+    if sampling_rate != feature_extractor.sampling_rate and waveform.size:
+        waveform = torchaudio.functional.resample(torch.from_numpy(waveform), sampling_rate, feature_extractor.sampling_rate).numpy()
+    return waveform
+
+
+AVEmoProcessor.register_for_auto_class("AutoProcessor")
+
+__all__ = ["AVEmoProcessor", "ProcessedClip", "NothingToPredictError"]

@@ -1,0 +1,152 @@
+"""Reading clips with PyAV (FFmpeg bundled, no system ffmpeg): a few frames spread over the clip, and the audio
+track resampled to mono at the model rate.
+
+Only the sampled frames are converted to RGB arrays; the rest are decoded and dropped, and far-apart samples are
+reached by seeking, so memory stays at N frames whatever the length of the video.
+"""
+
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+# Demuxers that read still images: such a file is a picture, not a clip.
+_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "gif", "tiff_pipe", "apng")
+# Seek (to the keyframe before the target) instead of decoding forward when the next sample lies this far
+# ahead, in seconds: decoding a GOP costs less than decoding everything in between.
+_SEEK_AHEAD_S = 0.5
+
+
+class MediaError(ValueError):
+    """A media file cannot be used; the message names the file and the problem."""
+
+
+class UnreadableMediaError(MediaError):
+    """Missing, empty, corrupt or undecodable file."""
+
+
+class NotAVideoError(MediaError):
+    """The file opens but has no video stream (an audio file, a picture, ...)."""
+
+
+def _open(path: str | PathLike):
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise UnreadableMediaError(f"{path}: file not found")
+    if path.is_dir():
+        raise UnreadableMediaError(f"{path}: is a folder, not a media file")
+    if path.stat().st_size == 0:
+        raise UnreadableMediaError(f"{path}: file is empty")
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as error:
+        raise UnreadableMediaError(f"{path}: not a readable media file ({error.strerror or error})") from error
+
+
+def _duration(container, stream) -> float | None:
+    """Clip length in seconds; some containers (FLV) only know it at container level."""
+    if stream is not None and stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000
+    return None
+
+
+def sample_times(duration: float, num_frames: int) -> list[float]:
+    """Centres of `num_frames` equal segments of the clip (no frame at the very start or end)."""
+    return [(index + 0.5) * duration / num_frames for index in range(num_frames)]
+
+
+def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray], list[float], dict]:
+    """`num_frames` RGB frames spread evenly over the clip (fewer if the clip has fewer frames).
+
+    Returns the frames, their times in seconds from the start of the clip, and a dict with `duration`, `fps`
+    and `size` (width, height).
+    """
+    import av
+
+    container = _open(path)
+    with container:
+        if container.format.name in _IMAGE_FORMATS or not container.streams.video:
+            kind = "a still image" if container.format.name in _IMAGE_FORMATS else "no video stream"
+            raise NotAVideoError(f"{path}: not a video ({kind})")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        fps = float(stream.average_rate) if stream.average_rate else None
+        duration = _duration(container, stream)
+        if not duration:
+            # No length in the headers: decode once to find it (such files are rare and small).
+            duration = max(((frame.time or 0.0) - start for frame in container.decode(stream)), default=0.0)
+            duration = duration + (1 / fps if fps else 0.0) or 1.0
+            container.seek(0)
+        frames, times = [], []
+        try:
+            for frame_time, frame in _frames_at(container, stream, start, sample_times(duration, num_frames), fps):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(round(frame_time, 4))
+        except av.error.FFmpegError as error:
+            if not frames:
+                raise UnreadableMediaError(f"{path}: video stream cannot be decoded ({error.strerror or error})") from error
+    if not frames:
+        raise UnreadableMediaError(f"{path}: the video stream holds no decodable frame")
+    height, width = frames[0].shape[:2]
+    return frames, times, {"duration": duration, "fps": fps, "size": (width, height)}
+
+
+def _frames_at(container, stream, start: float, targets: list[float], fps: float | None):
+    """Yield (time, frame) for the frame showing each target time, decoding forward and seeking on far jumps.
+
+    A frame is taken once even when several targets fall on it (clips with fewer frames than samples).
+    """
+    tolerance = 0.5 / fps if fps else 0.0  # a frame covers half an interval around its timestamp
+    index, last_pts, last_seek = 0, None, None
+    while index < len(targets):
+        seek_to = None
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            frame_time = frame.time - start
+            while index < len(targets) and targets[index] <= frame_time + tolerance:
+                if frame.pts != last_pts:
+                    last_pts = frame.pts
+                    yield frame_time, frame
+                index += 1
+            if index == len(targets):
+                return
+            # Far to go: jump to the keyframe before the next target (once per target, so a long GOP cannot loop).
+            if targets[index] - frame_time > _SEEK_AHEAD_S and last_seek != targets[index]:
+                seek_to = last_seek = targets[index]
+                break
+        if seek_to is None:
+            return  # end of stream
+        container.seek(int((seek_to + start) / stream.time_base), stream=stream, backward=True)
+
+
+def read_audio(path: str | PathLike, sampling_rate: int) -> np.ndarray | None:
+    """The first audio stream as a float32 mono waveform at `sampling_rate`, or None if there is none."""
+    import av
+
+    container = _open(path)
+    with container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sampling_rate)
+        chunks = []
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    for resampled in resampler.resample(frame):
+                        chunks.append(resampled.to_ndarray().reshape(-1))
+            # The resampler holds back its last samples until flushed.
+            for resampled in resampler.resample(None):
+                chunks.append(resampled.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as error:
+            if not chunks:
+                raise UnreadableMediaError(f"{path}: audio stream cannot be decoded ({error.strerror or error})") from error
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
