@@ -1,0 +1,131 @@
+"""The `avemo` command: init, predict, errors."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from avemo.inference import UNTRAINED_WARNING, predict
+from modeling_avemo import AFEW_LABELS
+
+from test_backbone_import import random_state_dict, reference_keys
+
+TINY = {
+    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
+    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
+    "fbp_k": 2, "fbp_o": 6,
+}
+
+
+def avemo(*args, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "avemo.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "tiny"
+    config = folder.parent / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    result = avemo("init", "--output", folder, "--config", config)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_console_script_is_installed():
+    # pip puts console scripts next to the interpreter.
+    executable = shutil.which("avemo", path=str(Path(sys.executable).parent))
+    assert executable, f"no avemo console script beside {sys.executable}"
+    result = subprocess.run([executable, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("avemo ")
+
+
+def test_init_writes_a_complete_untrained_folder(tiny_model_dir):
+    names = {path.name for path in tiny_model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "processor_config.json", "modeling_avemo.py", "processing_avemo.py"} <= names
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    assert config["trained"] is False and config["face_stage_widths"] == [4, 4, 8, 8]
+    # A second init into the same folder is refused instead of overwriting.
+    result = avemo("init", "--output", tiny_model_dir)
+    assert result.returncode == 1 and "already holds a model" in result.stderr
+
+
+def test_predict_json_on_real_media(tiny_model_dir, shared_data):
+    videos = [shared_data / "video" / name for name in ("single_face.mp4", "no_face.mp4", "face_noface.mov")]
+    result = avemo("predict", *videos, "--model", tiny_model_dir, "--json")
+    assert result.returncode == 0, result.stderr
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["file"] for o in objects] == [str(v) for v in videos]
+    for obj in objects:
+        assert {"file", "label", "scores", "frames_used", "warnings"} <= set(obj)
+        assert list(obj["scores"]) == list(AFEW_LABELS) and obj["label"] in AFEW_LABELS
+        assert abs(sum(obj["scores"].values()) - 1) < 1e-4
+        assert obj["label"] == max(obj["scores"], key=obj["scores"].get)
+        assert UNTRAINED_WARNING in obj["warnings"]
+    assert [o["frames_used"] for o in objects][:2] == [8, 0]
+    assert 0 < objects[2]["frames_used"] < 8
+    assert any("audio only" in w for w in objects[1]["warnings"])
+    # The Python function gives the same result.
+    [same] = predict(videos[0], model=tiny_model_dir)
+    assert same.to_dict() == objects[0]
+
+
+def test_predict_errors_are_one_line_per_file(tiny_model_dir, shared_data, tmp_path):
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x01garbage" * 100)
+    good = shared_data / "video" / "single_face.mp4"
+    result = avemo("predict", tmp_path / "missing.mp4", corrupt, shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3", good, "--model", tiny_model_dir, "--json")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 3
+    assert "missing.mp4: file not found" in errors[0]
+    assert "broken.mp4" in errors[1]
+    assert "1002_DFA_ANG_XX.mp3: not a video" in errors[2]
+    assert "Traceback" not in result.stderr
+    # The good file still got its prediction.
+    assert json.loads(result.stdout.strip().splitlines()[-1])["file"] == str(good)
+    debug = avemo("predict", corrupt, "--model", tiny_model_dir, "--debug")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_predict_with_a_bad_model_path_is_one_line(tmp_path, shared_data):
+    result = avemo("predict", shared_data / "video" / "single_face.mp4", "--model", tmp_path / "nowhere")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "nowhere" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_without_model_makes_one(tmp_path, shared_data):
+    result = avemo("predict", shared_data / "video" / "single_face.mp4", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "avemo-model" / "config.json").is_file()
+    assert "avemo init" in result.stderr and "Happy" in result.stdout
+
+
+def test_init_with_backbone_checkpoints(tmp_path):
+    ir50 = random_state_dict(reference_keys()["ir50_112"], seed=7)
+    alexnet = random_state_dict(reference_keys()["alexnet_features"], seed=8)
+    torch.save(ir50, tmp_path / "backbone_ir50_ms1m_epoch120.pth")
+    torch.save(alexnet, tmp_path / "alexnet.pth")
+    result = avemo("init", "--output", tmp_path / "model", "--ir50", tmp_path / "backbone_ir50_ms1m_epoch120.pth", "--alexnet", tmp_path / "alexnet.pth")
+    assert result.returncode == 0, result.stderr
+    weights = load_file(str(tmp_path / "model" / "model.safetensors"))
+    assert torch.equal(weights["avemo.face_encoder.body.5.res_layer.1.weight"], ir50["body.5.res_layer.1.weight"])
+    assert torch.equal(weights["avemo.audio_encoder.features.10.weight"], alexnet["features.10.weight"])
+    # A checkpoint that does not fit is refused with the key list, and nothing is written.
+    result = avemo("init", "--output", tmp_path / "model224", "--config", _write(tmp_path / "c.json", {"face_size": 224}), "--ir50", tmp_path / "backbone_ir50_ms1m_epoch120.pth")
+    assert result.returncode == 1 and "mis-shaped: output_layer.3.weight" in result.stderr
+    assert not (tmp_path / "model224" / "config.json").exists()
+
+
+def test_init_rejects_bad_config_files(tmp_path):
+    result = avemo("init", "--output", tmp_path / "m", "--config", _write(tmp_path / "bad.json", {"fusion": "sum"}))
+    assert result.returncode == 1 and "bad.json" in result.stderr and "fusion='sum'" in result.stderr
+
+
+def _write(path, data):
+    path.write_text(json.dumps(data))
+    return path
