@@ -2,6 +2,8 @@
 
     avemo init --output DIR [--config FILE] [--ir50 PATH] [--alexnet PATH]
     avemo predict VIDEO... [--model DIR_OR_HUB_ID] [--json]
+    avemo train --data-dir DIR --corpus {ravdess,crema-d,afew,csv} --output-dir OUT [...]
+    avemo evaluate --model DIR --data-dir DIR --corpus NAME --output metrics.json
 
 Errors print one line naming the file and the problem and exit non-zero; `--debug` shows the traceback.
 """
@@ -49,7 +51,102 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
     _common(predict)
     predict.set_defaults(run=run_predict)
+
+    _add_train_parser(commands)
+    _add_evaluate_parser(commands)
     return parser
+
+
+CORPUS_NAMES = ("ravdess", "crema-d", "afew", "csv")
+
+
+def _add_train_parser(commands) -> None:
+    from .train import TrainOptions
+
+    defaults = TrainOptions(data_dir="", corpus="", output_dir="")
+    train = commands.add_parser(
+        "train",
+        help="fine-tune on a corpus; the best model ends up in OUT/best",
+        description="Fine-tune on RAVDESS, CREMA-D, AFEW or a CSV list with a speaker-independent split. Runs on one "
+        "CPU/GPU, or under `accelerate launch` on several processes.",
+    )
+    train.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
+    train.add_argument("--corpus", required=True, choices=CORPUS_NAMES)
+    train.add_argument("--output-dir", required=True, help="checkpoints, feature cache and OUT/best")
+    train.add_argument("--config", help="JSON of AVEmoConfig fields (architecture); labels come from the corpus")
+    train.add_argument("--init-from", help="start from this model folder (e.g. avemo init --ir50 --alexnet)")
+    train.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint for the face CNN")
+    train.add_argument("--alexnet", help="torchvision AlexNet checkpoint for the audio CNN")
+    train.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")
+    train.add_argument("--split", choices=("speaker", "none"), default=defaults.split, help="speaker-independent split (default), or none: train and evaluate on every clip (fitting checks only)")
+    train.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after N optimizer steps (overrides --epochs)")
+    train.add_argument("--epochs", type=float, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="clips per device and step")
+    train.add_argument("--eval-batch-size", type=int, default=None)
+    train.add_argument("--learning-rate", "--lr", type=float, default=defaults.learning_rate)
+    train.add_argument("--backbone-lr-scale", type=float, default=defaults.backbone_lr_scale, help="learning-rate factor of the two CNNs")
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    train.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio)
+    train.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps)
+    train.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=defaults.mixed_precision)
+    train.add_argument("--freeze-face", action="store_true", help="do not train the face CNN")
+    train.add_argument("--freeze-audio", action="store_true", help="do not train the audio CNN")
+    train.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
+    train.add_argument("--num-frames", type=int, default=defaults.num_frames, help="faces cached per clip")
+    train.add_argument("--train-frames", type=int, default=defaults.train_frames, help="faces per clip seen by the model (random subset in training)")
+    train.add_argument("--audio-crop-seconds", type=float, default=None, help="random audio crop in training")
+    train.add_argument("--num-proc", type=int, default=defaults.num_proc, help="processes for feature caching")
+    train.add_argument("--cache-dir", help="feature cache (default OUT/cache)")
+    train.add_argument("--dataloader-workers", type=int, default=defaults.dataloader_workers)
+    train.add_argument("--logging-steps", type=int, default=defaults.logging_steps)
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    _common(train)
+    train.set_defaults(run=run_train)
+
+
+def _add_evaluate_parser(commands) -> None:
+    evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
+    evaluate.add_argument("--model", "-m", required=True, help="model folder or hub id")
+    evaluate.add_argument("--data-dir", required=True)
+    evaluate.add_argument("--corpus", required=True, choices=CORPUS_NAMES)
+    evaluate.add_argument("--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it")
+    evaluate.add_argument("--split", default="all", choices=("all", "train", "validation", "test"), help="which part of the speaker-independent split (default: every clip)")
+    evaluate.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"))
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--num-proc", type=int, default=1)
+    evaluate.add_argument("--cache-dir")
+    evaluate.add_argument("--device", default=None)
+    _common(evaluate)
+    evaluate.set_defaults(run=run_evaluate)
+
+
+def run_train(args) -> int:
+    from dataclasses import fields
+
+    from .train import TrainOptions, train
+
+    options = TrainOptions(**{field.name: getattr(args, field.name) for field in fields(TrainOptions)})
+    metrics = train(options)
+    if metrics:
+        summary = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
+        print(f"best model: {options.output_dir}/best (test split: {summary})", file=sys.stderr)
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from .evaluate_model import evaluate_model
+
+    report = evaluate_model(
+        args.model, args.data_dir, args.corpus, args.output, split=args.split, batch_size=args.batch_size,
+        num_proc=args.num_proc, cache_dir=args.cache_dir, crowd_labels=args.crowd_labels, device=args.device,
+        log=lambda message: print(f"avemo evaluate: {message}", file=sys.stderr),
+    )
+    print(
+        f"{report['num_clips']} clips: accuracy {report['accuracy']:.4f}, UAR {report['uar']:.4f}, "
+        f"macro F1 {report['macro_f1']:.4f} -> {args.output} and {Path(args.output).with_suffix('.png')}"
+    )
+    return 0
 
 
 def run_init(args) -> int:
@@ -137,5 +234,29 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _exit(code: int) -> None:
+    """Leave the process; after a distributed (gloo/NCCL) run, tear the group down and skip interpreter
+    finalisation, which can otherwise abort ("terminate called without an active exception")."""
+    try:
+        import torch.distributed as dist
+
+        distributed = dist.is_available() and dist.is_initialized()
+    except ImportError:
+        distributed = False
+    if not distributed:
+        sys.exit(code)
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    import os
+
+    os._exit(code)
+
+
+def entry_point() -> None:
+    """The console script."""
+    _exit(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

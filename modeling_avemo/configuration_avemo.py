@@ -98,6 +98,8 @@ class AVEmoConfig(PreTrainedConfig):
     """
 
     model_type = "avemo"
+    # The Trainer gathers only the logits at evaluation, not the attention weights.
+    keys_to_ignore_at_inference = ["visual_attentions", "audio_attentions"]
 
     modalities: str = "audio_visual"
     face_backbone: str = "ir50"

@@ -76,6 +76,8 @@ class AVEmoPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("video", "audio")
     supports_gradient_checkpointing = False
+    # The loss is a per-batch mean: the Trainer must scale it for gradient accumulation itself.
+    accepts_loss_kwargs = False
 
     def _init_weights(self, module):
         super()._init_weights(module)

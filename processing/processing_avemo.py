@@ -219,34 +219,42 @@ class AVEmoProcessor(ProcessorMixin):
             raise ValueError("no clips to batch")
         data = {}
         if self.uses_visual:
-            data.update(self.face_tensors([clip.faces for clip in clips]))
+            data.update(self.face_tensors([[face.crop for face in clip.faces] for clip in clips]))
         if self.uses_audio:
-            waveforms = [clip.audio if clip.has_audio else np.zeros(0, dtype=np.float32) for clip in clips]
-            audio_inputs = self.feature_extractor(waveforms, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt")
-            data.update(audio_inputs)
+            data.update(self.audio_tensors([clip.audio if clip.has_audio else None for clip in clips]))
         if return_tensors == "np":
             data = {key: value.numpy() for key, value in data.items()}
         elif return_tensors not in (None, "pt"):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or 'np'")
         return BatchFeature(data)
 
-    def face_tensors(self, faces_per_clip: list[list[AlignedFace]]) -> dict:
-        """`pixel_values` (batch, frames, 3, S, S), normalised, zero-padded, and `frame_mask`."""
+    def face_tensors(self, crops_per_clip: list) -> dict:
+        """`pixel_values` (batch, frames, 3, S, S), normalised and zero-padded, and `frame_mask`, from each
+        clip's aligned uint8 crops ((frames, S, S, 3) arrays or lists of (S, S, 3) arrays)."""
         import torch
 
-        frames = max(1, max(len(faces) for faces in faces_per_clip))
+        # np.require copies read-only buffers (cached bytes) that torch.from_numpy would warn about.
+        crops_per_clip = [
+            np.require(np.asarray(crops, dtype=np.uint8).reshape(-1, self.face_size, self.face_size, 3), requirements="W")
+            for crops in crops_per_clip
+        ]
+        frames = max(1, max(len(crops) for crops in crops_per_clip))
         size = self.face_size
-        pixel_values = torch.zeros(len(faces_per_clip), frames, 3, size, size)
-        frame_mask = torch.zeros(len(faces_per_clip), frames, dtype=torch.long)
+        pixel_values = torch.zeros(len(crops_per_clip), frames, 3, size, size)
+        frame_mask = torch.zeros(len(crops_per_clip), frames, dtype=torch.long)
         mean = torch.tensor(self.face_mean).view(3, 1, 1)
         std = torch.tensor(self.face_std).view(3, 1, 1)
-        for row, faces in enumerate(faces_per_clip):
-            if not faces:
-                continue
-            crops = torch.from_numpy(np.stack([face.crop for face in faces])).permute(0, 3, 1, 2).float() / 255.0
-            pixel_values[row, : len(faces)] = (crops - mean) / std
-            frame_mask[row, : len(faces)] = 1
+        for row, crops in enumerate(crops_per_clip):
+            if len(crops):
+                scaled = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+                pixel_values[row, : len(crops)] = (scaled - mean) / std
+                frame_mask[row, : len(crops)] = 1
         return {"pixel_values": pixel_values, "frame_mask": frame_mask}
+
+    def audio_tensors(self, waveforms: list) -> dict:
+        """`input_features` and `audio_mask` from mono waveforms at the extractor's rate (None or empty: no audio)."""
+        waveforms = [np.zeros(0, dtype=np.float32) if w is None else w for w in waveforms]
+        return dict(self.feature_extractor(waveforms, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt"))
 
     @property
     def model_input_names(self):

@@ -1,0 +1,202 @@
+"""`avemo train`: corpus -> cached features -> Trainer -> the best model as a hub-ready folder at OUT/best.
+
+Runs the same on one CPU, one GPU, or several processes under `accelerate launch` (the Trainer reads the
+launcher's environment: DDP, mixed precision). Feature caching runs on the main process first; the other ranks
+then read the cache.
+"""
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+logger = logging.getLogger("avemo.train")
+
+
+@dataclass
+class TrainOptions:
+    data_dir: str
+    corpus: str
+    output_dir: str
+    config: str | None = None  # JSON of AVEmoConfig fields
+    init_from: str | None = None  # a model folder (avemo init, or a trained one) to start from
+    ir50: str | None = None
+    alexnet: str | None = None
+    crowd_labels: str | None = None  # CREMA-D: "voice", "face" or "multimodal"
+    split: str = "speaker"  # "speaker": speaker-independent split; "none": every clip in train, validation and test
+    max_steps: int = -1
+    epochs: float = 30.0
+    batch_size: int = 8
+    eval_batch_size: int | None = None
+    learning_rate: float = 1e-4
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    warmup_ratio: float = 0.05
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"  # "no", "bf16", "fp16"
+    freeze_face: bool = False
+    freeze_audio: bool = False
+    class_weights: bool = False
+    num_frames: int = 16  # faces cached per clip
+    train_frames: int = 8  # faces per clip given to the model (random subset in training)
+    audio_crop_seconds: float | None = None
+    num_proc: int = 1
+    cache_dir: str | None = None
+    dataloader_workers: int = 0
+    logging_steps: int = 10
+    seed: int = 0
+    resume: bool = False
+
+
+def build_model_and_processor(options: TrainOptions, labels: list[str]):
+    """A classifier with the corpus labels, from a model folder, a config file or the default config."""
+    from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, load_alexnet_weights, load_ir50_weights
+
+    from .model_folder import processor_for, read_config_file
+
+    id2label = dict(enumerate(labels))
+    label2id = {label: index for index, label in id2label.items()}
+    if options.init_from:
+        from avemo.processing import AVEmoProcessor
+
+        model = AVEmoForVideoClassification.from_pretrained(
+            options.init_from, id2label=id2label, label2id=label2id, num_labels=len(labels), ignore_mismatched_sizes=True
+        )
+        folder = Path(options.init_from)
+        processor = AVEmoProcessor.from_pretrained(folder) if (folder / "processor_config.json").is_file() else processor_for(model.config)
+    else:
+        config = read_config_file(options.config) if options.config else AVEmoConfig()
+        config.id2label, config.label2id = id2label, label2id
+        model = AVEmoForVideoClassification(config)
+        processor = processor_for(config)
+    if options.ir50:
+        load_ir50_weights(model, options.ir50)
+    if options.alexnet:
+        load_alexnet_weights(model, options.alexnet)
+    model.config.trained = False
+    processor.num_frames = options.num_frames
+    return model, processor
+
+
+def _compute_metrics(num_labels: int):
+    from .evaluation import classification_metrics
+
+    def compute(prediction):
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        metrics = classification_metrics(logits.argmax(-1), prediction.label_ids, num_labels)
+        metrics.pop("confusion_matrix")
+        return metrics
+
+    return compute
+
+
+def train(options: TrainOptions) -> dict:
+    """Train and write OUT/best; returns the test-split metrics (on the main process; {} elsewhere)."""
+    import numpy as np
+    import torch
+    from transformers import TrainingArguments, set_seed
+
+    from .caching import cache_features, drop_failed
+    from .collator import AVEmoCollator
+    from .corpora import load_corpus, speaker_split
+    from .trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
+
+    set_seed(options.seed)
+    output_dir = Path(options.output_dir)
+    corpus = load_corpus(options.corpus, options.data_dir, crowd_labels=options.crowd_labels)
+    labels = corpus.features["label"].names
+    model, processor = build_model_and_processor(options, labels)
+    if options.freeze_face:
+        freeze_backbones(model, ("face",))
+    if options.freeze_audio:
+        freeze_backbones(model, ("audio",))
+
+    args = TrainingArguments(
+        output_dir=str(output_dir / "checkpoints"),
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size or options.batch_size,
+        learning_rate=options.learning_rate,
+        weight_decay=options.weight_decay,
+        warmup_steps=options.warmup_ratio,  # a float in [0, 1) is a share of the steps
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        bf16=options.mixed_precision == "bf16",
+        fp16=options.mixed_precision == "fp16",
+        logging_steps=options.logging_steps,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="uar",
+        greater_is_better=True,
+        save_total_limit=2,
+        remove_unused_columns=False,
+        dataloader_num_workers=options.dataloader_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # Without a GPU, say so: several processes then run DDP over gloo instead of as independent runs.
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=True,  # a batch without faces (or audio) leaves that CNN unused
+        report_to=[],
+        seed=options.seed,
+        disable_tqdm=False,
+    )
+    with args.main_process_first(desc="feature caching"):
+        cached = cache_features(corpus, processor, options.cache_dir or output_dir / "cache", num_proc=options.num_proc)
+    cached = drop_failed(cached, log=logger.warning if args.process_index else print)
+    if options.split == "none":
+        # Fitting checks only: the reported metrics then measure memorisation, not generalisation.
+        splits = {"train": cached, "validation": cached, "test": cached}
+    else:
+        splits = speaker_split(cached, options.corpus, seed=options.seed)
+    for name, split in splits.items():
+        if len(split) == 0:
+            raise ValueError(f"the {name} split is empty: {options.data_dir} holds too few usable clips")
+
+    if options.max_steps > 0:
+        # Evaluate (and keep the best) once per epoch, or at least once at the end of a short run.
+        steps_per_epoch = max(1, len(splits["train"]) // (options.batch_size * args.world_size * options.gradient_accumulation_steps))
+        every = max(1, min(options.max_steps, steps_per_epoch))
+        args.eval_strategy = args.save_strategy = "steps"
+        args.eval_steps = args.save_steps = every
+
+    class_weights = None
+    if options.class_weights:
+        counts = np.bincount(np.asarray(splits["train"]["label"]), minlength=len(labels))
+        class_weights = class_weights_from_counts(counts)
+    trainer = AVEmoTrainer(
+        model=model,
+        args=args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["validation"],
+        data_collator=AVEmoCollator(processor, train=True, frames=options.train_frames, audio_crop_seconds=options.audio_crop_seconds),
+        eval_data_collator=AVEmoCollator(processor, train=False, frames=options.train_frames),
+        compute_metrics=_compute_metrics(len(labels)),
+        class_weights=class_weights,
+        backbone_lr_scale=options.backbone_lr_scale,
+    )
+    checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
+    print(f"rank {args.process_index}/{args.world_size}: trained {result.global_step} steps", flush=True)
+
+    test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    best = output_dir / "best"
+    trainer.model.config.trained = True
+    processor.num_frames = options.train_frames  # inference samples as evaluation did
+    trainer.save_model(str(best))  # main process only
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(best)
+        info = {
+            "corpus": options.corpus,
+            "data_dir": str(options.data_dir),
+            "labels": labels,
+            "split_sizes": {name: len(split) for name, split in splits.items()},
+            "world_size": args.world_size,
+            "global_step": result.global_step,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "best_validation_uar": trainer.state.best_metric,
+            "test": {key.removeprefix("test_"): value for key, value in test_metrics.items()},
+            "options": asdict(options),
+        }
+        (best / "training_info.json").write_text(json.dumps(info, indent=2))
+        return info["test"]
+    return {}
