@@ -27,6 +27,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def run_avemo(*args, cwd=None, timeout: float = 600) -> "subprocess.CompletedProcess":
+    """The `avemo` command in a subprocess, run outside the repository (by default) so that it uses the
+    installed package, as a user's shell would."""
+    import subprocess
+    import tempfile
+
+    return subprocess.run(
+        [sys.executable, "-m", "avemo.cli", *map(str, args)],
+        cwd=cwd or tempfile.gettempdir(), capture_output=True, text=True, timeout=timeout,
+    )
+
+
 def run_without_project(code: str, cwd: Path, timeout: float = 300) -> "subprocess.CompletedProcess":
     """Run Python code in a fresh interpreter where neither `modeling_avemo` nor `avemo` can be imported,
     as for a user who only has transformers and a downloaded model folder."""

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from avemo.inference import UNTRAINED_WARNING, predict
 from modeling_avemo import AFEW_LABELS
 
+from conftest import run_avemo as avemo
 from test_backbone_import import random_state_dict, reference_keys
 
 TINY = {
@@ -22,8 +23,6 @@ TINY = {
 }
 
 
-def avemo(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "avemo.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from avemo.train import TrainOptions, train
 from avemo.trainer import AVEmoTrainer, backbone_parameter_names, class_weights_from_counts, freeze_backbones
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
+from conftest import run_avemo as avemo
 from synthetic import SIGNALS, make_ravdess_like_corpus
 
 TINY = {
@@ -40,8 +41,6 @@ def tiny_config_file(tmp_path_factory):
     return path
 
 
-def avemo(*args, cwd=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "avemo.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 # ------------------------------------------------------------------------------------------- collator, trainer
