@@ -1,8 +1,9 @@
 """Forward-pass benchmark of the default AVEmo classifier (IR50 112 + AlexNet + transformer-attention + FBP).
 
 Input per clip: 16 face frames at 112x112 and 3 s of audio (300 log-mel frames). Prints the parameter count,
-clips/s at batch 1 and 8, the share of time spent in each CNN, and on a CUDA device the bf16 throughput with its
-ratio to fp32 measured in the same run.
+clips/s at batch 1 and 8, the share of time spent in each CNN, channels-last weights (what `avemo predict` uses
+on a CPU) against the default layout, and on a CUDA device the bf16 throughput with its ratio to fp32, all
+measured in the same run.
 
     python bench/model_forward.py [--repeats 5] [--device cpu|cuda] [--threads N]
 """
@@ -67,12 +68,14 @@ def main():
         print(f"  {part}: {count:,}")
     print(f"input per clip: {args.frames} frames at {config.face_size}x{config.face_size}, {args.audio_frames} log-mel frames")
     print()
-    print("| batch | dtype | forward s | clips/s | face CNN share | audio CNN share |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| batch | dtype | layout | forward s | clips/s | face CNN share | audio CNN share |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     dtypes = [torch.float32] + ([torch.bfloat16] if device.type == "cuda" else [])
+    layouts = [torch.contiguous_format, torch.channels_last]
     results = {}
-    for dtype in dtypes:
-        model.to(dtype)
+    for dtype, layout in [(dtype, layout) for dtype in dtypes for layout in layouts]:
+        model.to(dtype=dtype, memory_format=layout)
+        layout_name = "channels-last" if layout == torch.channels_last else "default"
         for batch_size in args.batch_sizes:
             inputs = make_inputs(config, batch_size, args.frames, args.audio_frames, device)
             inputs = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in inputs.items()}
@@ -82,20 +85,24 @@ def main():
                 total = timed(lambda: model(**inputs), args.repeats, device)
                 face = timed(lambda: model.avemo.face_encoder(faces), args.repeats, device)
                 audio = timed(lambda: model.avemo.audio_encoder(inputs["input_features"], lengths), args.repeats, device)
-            results[(dtype, batch_size)] = batch_size / total
+            results[(dtype, layout, batch_size)] = batch_size / total
             print(
-                f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {total:.3f} | {batch_size / total:.2f} | "
+                f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {layout_name} | {total:.3f} | {batch_size / total:.2f} | "
                 f"{face / total:.0%} | {audio / total:.0%} |"
             )
     print()
     base = args.batch_sizes[0]
+    default, last = torch.contiguous_format, torch.channels_last
     for batch_size in args.batch_sizes[1:]:
-        ratio = results[(torch.float32, batch_size)] / results[(torch.float32, base)]
+        ratio = results[(torch.float32, default, batch_size)] / results[(torch.float32, default, base)]
         print(f"batching: batch {batch_size} gives {ratio:.2f}x the clips/s of batch {base} (fp32)")
+    for batch_size in args.batch_sizes:
+        ratio = results[(torch.float32, last, batch_size)] / results[(torch.float32, default, batch_size)]
+        print(f"channels-last vs default layout at batch {batch_size}: {ratio:.2f}x clips/s (fp32)")
     if device.type == "cuda":
         for batch_size in args.batch_sizes:
-            ratio = results[(torch.bfloat16, batch_size)] / results[(torch.float32, batch_size)]
-            print(f"bf16 vs fp32 at batch {batch_size}: {ratio:.2f}x clips/s")
+            ratio = results[(torch.bfloat16, last, batch_size)] / results[(torch.float32, last, batch_size)]
+            print(f"bf16 vs fp32 at batch {batch_size}: {ratio:.2f}x clips/s (channels-last)")
 
 
 if __name__ == "__main__":
