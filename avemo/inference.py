@@ -39,7 +39,6 @@ class Predictor:
     def __init__(self, model: str | PathLike, device: str | None = None, num_frames: int | None = None):
         import torch
 
-        import modeling_avemo  # noqa: F401  registers the Auto classes
         from avemo.processing import AVEmoProcessor
         from modeling_avemo import AVEmoForVideoClassification
 

@@ -1,5 +1,7 @@
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,9 +32,6 @@ def shared_data() -> Path:
 def run_avemo(*args, cwd=None, timeout: float = 600) -> "subprocess.CompletedProcess":
     """The `avemo` command in a subprocess, run outside the repository (by default) so that it uses the
     installed package, as a user's shell would."""
-    import subprocess
-    import tempfile
-
     return subprocess.run(
         [sys.executable, "-m", "avemo.cli", *map(str, args)],
         cwd=cwd or tempfile.gettempdir(), capture_output=True, text=True, timeout=timeout,
@@ -42,8 +41,6 @@ def run_avemo(*args, cwd=None, timeout: float = 600) -> "subprocess.CompletedPro
 def run_without_project(code: str, cwd: Path, timeout: float = 300) -> "subprocess.CompletedProcess":
     """Run Python code in a fresh interpreter where neither `modeling_avemo` nor `avemo` can be imported,
     as for a user who only has transformers and a downloaded model folder."""
-    import subprocess
-
     blocker = (
         "import sys\n"
         "class _NoAvemo:\n"
