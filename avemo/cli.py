@@ -18,10 +18,6 @@ from . import __version__
 DEFAULT_MODEL_DIR = "avemo-model"
 
 
-class CommandError(Exception):
-    """An expected failure: printed as one line, exit status 1 (2 for usage)."""
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 

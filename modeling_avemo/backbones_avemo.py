@@ -177,12 +177,6 @@ class AlexNetFeatures(nn.Module):
             nn.MaxPool2d(3, 2),
         )
 
-    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        for layer in self.features:
-            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
-                lengths = conv_output_length(lengths, layer)
-        return lengths
-
     def forward(self, input_features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the map (batch, channels, height, width) and the number of valid columns per clip."""
         hidden_states = input_features
