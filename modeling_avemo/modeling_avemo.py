@@ -1,7 +1,7 @@
 """AVEmo: audio-video emotion recognition (Zhou et al., "Exploring Emotion Features and Fusion Strategies for
 Audio-Video Emotion Recognition", EmotiW 2019).
 
-faces (batch, frames, 3, S, S) -> face CNN per frame -> visual attention -> v ─┐
+faces (batch, frames, C, S, S) -> face CNN per frame -> visual attention -> v ─┐
 log-mel+deltas (batch, 3, mel, time) -> AlexNet conv map -> audio attention -> a ─┴─ fusion (FBP | concat) -> classifier
 
 Missing modalities. A clip whose `frame_mask` is all zero (no face found) or whose `audio_mask` is all zero (no
@@ -131,10 +131,11 @@ class AVEmoModel(AVEmoPreTrainedModel):
         config = self.config
         batch_sizes = {}
         if pixel_values is not None:
-            size = config.face_size
-            if pixel_values.dim() != 5 or pixel_values.shape[2:] != (3, size, size):
+            size, channels = config.face_size, config.face_channels
+            if pixel_values.dim() != 5 or pixel_values.shape[2:] != (channels, size, size):
                 raise ValueError(
-                    f"pixel_values must have shape (batch, frames, 3, {size}, {size}) for face_size={size}; "
+                    f"pixel_values must have shape (batch, frames, {channels}, {size}, {size}) for face_size={size} "
+                    f"and the {config.face_recipe['color']} face recipe {config.face_recipe['name']!r}; "
                     f"got {tuple(pixel_values.shape)}"
                 )
             batch_sizes["pixel_values"] = pixel_values.shape[0]
@@ -217,8 +218,9 @@ class AVEmoModel(AVEmoPreTrainedModel):
         **kwargs,
     ) -> AVEmoModelOutput | tuple:
         r"""
-        pixel_values (`torch.FloatTensor` of shape `(batch_size, frames, 3, face_size, face_size)`):
-            Aligned, normalised face crops. Frames where `frame_mask` is 0 are never read.
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, frames, channels, face_size, face_size)`):
+            Face crops prepared by the config's `face_recipe` (3 channels, or 1 for grayscale recipes). Frames where
+            `frame_mask` is 0 are never read.
         frame_mask (`torch.LongTensor` of shape `(batch_size, frames)`, *optional*):
             1 where the frame holds a face, 0 for padding or faceless frames. Defaults to all ones.
         input_features (`torch.FloatTensor` of shape `(batch_size, 3, num_mel_bins, time)`):

@@ -8,9 +8,10 @@ from transformers import AutoFeatureExtractor, AutoProcessor
 from modeling_avemo import AVEmoConfig
 
 from .face_alignment_avemo import AlignedFace, FaceAligner, FaceAlignmentUnavailableError
+from .face_recipes_avemo import FACE_RECIPES, FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor
 from .processing_avemo import AVEmoProcessor, NothingToPredictError, ProcessedClip
-from .video_io_avemo import MediaError, NotAVideoError, UnreadableMediaError, read_audio, read_frames
+from .video_io_avemo import MediaError, NotAVideoError, StillImageError, UnreadableMediaError, read_audio, read_frames, read_image
 
 AutoFeatureExtractor.register(AVEmoConfig, AVEmoFeatureExtractor, exist_ok=True)
 AutoProcessor.register(AVEmoConfig, AVEmoProcessor, exist_ok=True)
@@ -21,8 +22,13 @@ __all__ = [
     "ProcessedClip",
     "AlignedFace",
     "FaceAligner",
+    "FaceRecipe",
+    "FACE_RECIPES",
+    "face_recipe",
     "read_frames",
     "read_audio",
+    "read_image",
+    "StillImageError",
     "MediaError",
     "UnreadableMediaError",
     "NotAVideoError",

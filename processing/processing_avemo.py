@@ -4,8 +4,9 @@
     inputs = processor(videos=["clip.mp4"], return_tensors="pt")
     logits = model(**inputs).logits
 
-Per clip: `num_frames` frames spread over the clip are decoded (PyAV), the largest face of each is aligned with
-dlib and normalised; frames without a face are dropped (and reported). The audio track is resampled and turned
+Per clip: `num_frames` frames spread over the clip are decoded (PyAV), the largest face of each is found with
+dlib and cut and normalised as the model's face recipe says (face_recipes_avemo.py); frames without a face are
+dropped (and reported). A still image is a clip of one frame without audio. The audio track is resampled and turned
 into log-mel + deltas by the feature extractor. A clip without audio, with silent audio, or without any face
 keeps an all-zero `audio_mask` / `frame_mask`, which the model handles (see modeling_avemo.py).
 
@@ -20,8 +21,9 @@ from transformers import BatchFeature, ProcessorMixin
 from transformers.utils import logging
 
 from .face_alignment_avemo import AlignedFace, FaceAligner, as_rgb_uint8
-from .feature_extraction_avemo import AVEmoFeatureExtractor
-from .video_io_avemo import read_audio, read_frames
+from .face_recipes_avemo import FaceRecipe, face_recipe
+from .feature_extraction_avemo import AVEmoFeatureExtractor, resample
+from .video_io_avemo import StillImageError, read_audio, read_frames, read_image
 
 logger = logging.get_logger(__name__)
 
@@ -59,29 +61,30 @@ class AVEmoProcessor(ProcessorMixin):
     Args:
         feature_extractor ([`AVEmoFeatureExtractor`]): the audio front end.
         num_frames (`int`, defaults to 8): frames sampled per clip, at the centres of equal segments.
-        face_size (`int`, defaults to 112): side of the aligned crops; must match the model's `face_size`.
-        face_margin (`float`, defaults to 0.3): the crop spans the aligned face box enlarged by this fraction.
-        face_mean, face_std (`list[float]`): per-channel normalisation of the RGB crops scaled to [0, 1]
-            (face.evoLVe: 0.5, 0.5).
+        face_recipe (`str` or `dict`, defaults to `"arcface"`): how faces are cut and normalised (geometry, size,
+            colour, mean and std; see `FaceRecipe`); must be the model config's `face_recipe`. Saved as a dict.
         detection_max_side (`int`, defaults to 640): frames are scaled down to this size for detection only.
         upsample_fallback (`bool`, defaults to `True`): retry HOG detection with one up-sampling (small faces).
         cnn_fallback (`bool`, defaults to `False`): then dlib's CNN detector (about 1 s per frame on a CPU).
         modalities (`str`, defaults to `"audio_visual"`): what the model uses; `"audio"` skips face work,
             `"visual"` skips audio features.
+        face_size (`int`, *optional*): the recipe at another crop side. With `face_margin`, `face_mean` or
+            `face_std` (avemo 0.1's settings, read from old folders): a dlib-chip recipe of those values.
     """
 
     def __init__(
         self,
         feature_extractor=None,
         num_frames: int = 8,
-        face_size: int = 112,
-        face_margin: float = 0.3,
-        face_mean=(0.5, 0.5, 0.5),
-        face_std=(0.5, 0.5, 0.5),
+        face_recipe=None,
         detection_max_side: int = 640,
         upsample_fallback: bool = True,
         cnn_fallback: bool = False,
         modalities: str = "audio_visual",
+        face_size: int | None = None,
+        face_margin: float | None = None,
+        face_mean=None,
+        face_std=None,
     ):
         if feature_extractor is None:
             feature_extractor = AVEmoFeatureExtractor()
@@ -90,10 +93,8 @@ class AVEmoProcessor(ProcessorMixin):
         if not isinstance(num_frames, int) or num_frames < 1:
             raise ValueError(f"num_frames={num_frames!r} is not valid; allowed values: an integer >= 1")
         self.num_frames = num_frames
-        self.face_size = face_size
-        self.face_margin = face_margin
-        self.face_mean = list(face_mean)
-        self.face_std = list(face_std)
+        # Only the recipe is stored (and saved); face_size and friends are read from it.
+        self.face_recipe = _recipe_from_arguments(face_recipe, face_size, face_margin, face_mean, face_std).to_dict()
         self.detection_max_side = detection_max_side
         self.upsample_fallback = upsample_fallback
         self.cnn_fallback = cnn_fallback
@@ -109,19 +110,31 @@ class AVEmoProcessor(ProcessorMixin):
         return self.modalities in ("audio_visual", "audio")
 
     @property
+    def recipe(self) -> FaceRecipe:
+        return face_recipe(self.face_recipe)
+
+    @property
+    def face_size(self) -> int:
+        return self.face_recipe["size"]
+
+    @property
     def aligner(self) -> FaceAligner:
         # Built on demand: to_dict deep-copies attributes, and the aligner is cheap (dlib models are cached).
-        return FaceAligner(self.face_size, self.face_margin, self.detection_max_side, self.upsample_fallback, self.cnn_fallback)
+        return FaceAligner(self.recipe, self.detection_max_side, self.upsample_fallback, self.cnn_fallback)
 
     # ------------------------------------------------------------------------------------------- single clips
 
     def process_video(self, path) -> ProcessedClip:
-        """Decode, align and read the audio of one video file. Raises `MediaError` subclasses on bad files."""
+        """Decode, align and read the audio of one video file (or a still image, as one frame without audio).
+        Raises `MediaError` subclasses on bad files."""
         path = str(path)
         warnings = []
         faces, times, duration = [], [], 0.0
         if self.uses_visual:
-            frames, times, info = read_frames(path, self.num_frames)
+            try:
+                frames, times, info = read_frames(path, self.num_frames)
+            except StillImageError:
+                return self._finish(self._still_image(path))
             duration = info["duration"]
             faces = self.aligner.align_frames(frames)
             del frames
@@ -131,6 +144,12 @@ class AVEmoProcessor(ProcessorMixin):
             if audio is None:
                 warnings.append("no audio stream: prediction from the faces only")
         return self._finish(ProcessedClip(path, faces, times, audio, duration, warnings))
+
+    def _still_image(self, path: str) -> ProcessedClip:
+        """A picture as a clip of one frame; it has no audio."""
+        faces = self.aligner.align_frames([read_image(path)])
+        warnings = ["a still image: one frame, no audio"] if self.uses_audio else []
+        return ProcessedClip(path, faces, [0.0], None, 0.0, warnings)
 
     def process_frames(self, frames, audio=None, sampling_rate: int | None = None, source: str = "frames") -> ProcessedClip:
         """Align in-memory RGB frames ((height, width, 3) uint8, or floats in [0, 1]) and take a mono waveform."""
@@ -229,25 +248,28 @@ class AVEmoProcessor(ProcessorMixin):
         return BatchFeature(data)
 
     def face_tensors(self, crops_per_clip: list) -> dict:
-        """`pixel_values` (batch, frames, 3, S, S), normalised and zero-padded, and `frame_mask`, from each
-        clip's aligned uint8 crops ((frames, S, S, 3) arrays or lists of (S, S, 3) arrays)."""
+        """`pixel_values` (batch, frames, channels, S, S), normalised as the recipe says and zero-padded, and
+        `frame_mask`, from each clip's RGB uint8 crops ((frames, S, S, 3) arrays or lists of (S, S, 3) arrays)."""
         import torch
 
+        recipe = self.recipe
+        size = recipe.size
         # np.require copies read-only buffers (cached bytes) that torch.from_numpy would warn about.
         crops_per_clip = [
-            np.require(np.asarray(crops, dtype=np.uint8).reshape(-1, self.face_size, self.face_size, 3), requirements="W")
+            np.require(np.asarray(crops, dtype=np.uint8).reshape(-1, size, size, 3), requirements="W")
             for crops in crops_per_clip
         ]
         frames = max(1, max(len(crops) for crops in crops_per_clip))
-        size = self.face_size
-        pixel_values = torch.zeros(len(crops_per_clip), frames, 3, size, size)
+        pixel_values = torch.zeros(len(crops_per_clip), frames, recipe.channels, size, size)
         frame_mask = torch.zeros(len(crops_per_clip), frames, dtype=torch.long)
-        mean = torch.tensor(self.face_mean).view(3, 1, 1)
-        std = torch.tensor(self.face_std).view(3, 1, 1)
+        mean = torch.tensor(recipe.mean).view(-1, 1, 1)
+        std = torch.tensor(recipe.std).view(-1, 1, 1)
         for row, crops in enumerate(crops_per_clip):
             if len(crops):
-                scaled = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
-                pixel_values[row, : len(crops)] = (scaled - mean) / std
+                pixels = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
+                if recipe.color == "gray":
+                    pixels = luma(pixels)
+                pixel_values[row, : len(crops)] = (pixels / 255.0 - mean) / std
                 frame_mask[row, : len(crops)] = 1
         return {"pixel_values": pixel_values, "frame_mask": frame_mask}
 
@@ -266,6 +288,30 @@ class AVEmoProcessor(ProcessorMixin):
         return names
 
 
+def luma(pixels):
+    """ITU-R 601 luma of (..., 3, H, W) RGB values in 0-255, rounded to integers as an 8-bit grayscale image is
+    (PIL's convert("L"), OpenCV's RGB2GRAY): (..., 1, H, W)."""
+    import torch
+
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=pixels.dtype).view(3, 1, 1)
+    return (pixels * weights).sum(dim=-3, keepdim=True).round()
+
+
+def _recipe_from_arguments(recipe, face_size, face_margin, face_mean, face_std) -> FaceRecipe:
+    if recipe is None and any(value is not None for value in (face_margin, face_mean, face_std)):
+        # A processor saved by avemo 0.1: a dlib chip of these settings.
+        return FaceRecipe(
+            name="chip",
+            geometry="chip",
+            size=face_size or 112,
+            margin=0.3 if face_margin is None else face_margin,
+            mean=face_mean or (0.5, 0.5, 0.5),
+            std=face_std or (0.5, 0.5, 0.5),
+            origin="avemo 0.1 processor settings (face_size, face_margin, face_mean, face_std)",
+        )
+    return face_recipe("arcface" if recipe is None else recipe, face_size)
+
+
 class NothingToPredictError(ValueError):
     """A clip has none of the modalities the model uses (no face and no audio)."""
 
@@ -273,17 +319,13 @@ class NothingToPredictError(ValueError):
 def _resampled(audio, sampling_rate, feature_extractor, source) -> np.ndarray:
     """A mono float32 waveform at the extractor's rate."""
     import torch
-    import torchaudio
 
     waveform = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio, dtype=np.float32)
     if waveform.ndim != 1:
         raise ValueError(f"{source}: audio must be 1-D mono samples; got shape {waveform.shape}")
     if sampling_rate is None:
         raise ValueError(f"{source}: pass sampling_rate= with audio")
-    waveform = waveform.astype(np.float32, copy=False)
-    if sampling_rate != feature_extractor.sampling_rate and waveform.size:
-        waveform = torchaudio.functional.resample(torch.from_numpy(waveform), sampling_rate, feature_extractor.sampling_rate).numpy()
-    return waveform
+    return resample(waveform.astype(np.float32, copy=False), sampling_rate, feature_extractor.sampling_rate)
 
 
 AVEmoProcessor.register_for_auto_class("AutoProcessor")

@@ -29,6 +29,10 @@ class NotAVideoError(MediaError):
     """The file opens but has no video stream (an audio file, a picture, ...)."""
 
 
+class StillImageError(NotAVideoError):
+    """The file is a picture: models with a face branch read it as one frame (`read_image`)."""
+
+
 def _open(path: str | PathLike):
     import av
 
@@ -69,9 +73,10 @@ def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray]
 
     container = _open(path)
     with container:
-        if container.format.name in _IMAGE_FORMATS or not container.streams.video:
-            kind = "a still image" if container.format.name in _IMAGE_FORMATS else "no video stream"
-            raise NotAVideoError(f"{path}: not a video ({kind})")
+        if container.format.name in _IMAGE_FORMATS:
+            raise StillImageError(f"{path}: not a video (a still image)")
+        if not container.streams.video:
+            raise NotAVideoError(f"{path}: not a video (no video stream)")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
@@ -125,16 +130,36 @@ def _frames_at(container, stream, start: float, targets: list[float], fps: float
         container.seek(int((seek_to + start) / stream.time_base), stream=stream, backward=True)
 
 
+def read_image(path: str | PathLike) -> np.ndarray:
+    """A still image as an RGB uint8 array, turned upright as its EXIF orientation says."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise UnreadableMediaError(f"{path}: cannot read the image ({error})") from error
+
+
 def read_audio(path: str | PathLike, sampling_rate: int) -> np.ndarray | None:
-    """The first audio stream as a float32 mono waveform at `sampling_rate`, or None if there is none."""
+    """The first audio stream as a float32 mono waveform at `sampling_rate`, or None if there is none.
+
+    FFmpeg only mixes the channels down to mono at the stream's own rate; the rate conversion is avemo's one
+    resampler (`feature_extraction_avemo.resample`), the same as for waveforms passed as arrays.
+    """
     import av
+
+    from .feature_extraction_avemo import resample
 
     container = _open(path)
     with container:
+        if container.format.name in _IMAGE_FORMATS:
+            raise StillImageError(f"{path}: not a video (a still image)")
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sampling_rate)
+        native_rate = stream.rate or stream.codec_context.sample_rate or sampling_rate
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=native_rate)
         chunks = []
         try:
             for packet in container.demux(stream):
@@ -149,4 +174,4 @@ def read_audio(path: str | PathLike, sampling_rate: int) -> np.ndarray | None:
                 raise UnreadableMediaError(f"{path}: audio stream cannot be decoded ({error.strerror or error})") from error
     if not chunks:
         return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return resample(np.concatenate(chunks).astype(np.float32, copy=False), native_rate, sampling_rate)

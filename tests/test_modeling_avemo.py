@@ -12,7 +12,7 @@ from modeling_avemo import AFEW_LABELS, AVEmoConfig, AVEmoForVideoClassification
 
 from conftest import run_without_project
 
-ATTENTIONS = ("self", "relation", "transformer", "mean")
+ATTENTIONS = ("self", "relation", "transformer", "mean")  # log_mean_exp: with the mini-Xception variants below
 
 
 def _variants():
@@ -30,6 +30,10 @@ def _variants():
                              face_stage_depths=[1, 1, 1, 1], face_embedding_size=8))
     for attention in ATTENTIONS + ("fcn",):
         variants.append(dict(modalities="audio", audio_attention=attention))
+    # The FER2013 network as a face CNN (64 px grayscale): as shipped (log_mean_exp), and in an audio-video model.
+    variants.append(dict(modalities="visual", face_backbone="mini_xception", visual_attention="log_mean_exp"))
+    variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="transformer", fusion="fbp"))
+    variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="log_mean_exp", fusion="concat"))
     return variants
 
 
@@ -77,7 +81,7 @@ class AVEmoModelTester:
             frame_mask = torch.ones(self.batch_size, self.frames, dtype=torch.long)
             frame_mask[1, 2:] = 0
             frame_mask[2, 0 if config.uses_audio else 1 :] = 0
-            inputs["pixel_values"] = torch.randn(self.batch_size, self.frames, 3, size, size, generator=generator)
+            inputs["pixel_values"] = torch.randn(self.batch_size, self.frames, config.face_channels, size, size, generator=generator)
             inputs["frame_mask"] = frame_mask
         if config.uses_audio:
             audio_mask = torch.ones(self.batch_size, self.audio_frames, dtype=torch.long)
@@ -155,7 +159,7 @@ def test_padding_changes_nothing(variant):
     inputs = TESTER.prepare_inputs(config)
     padded = dict(inputs)
     if config.uses_visual:
-        extra = torch.randn(TESTER.batch_size, 3, 3, config.face_size, config.face_size) * 5
+        extra = torch.randn(TESTER.batch_size, 3, config.face_channels, config.face_size, config.face_size) * 5
         padded["pixel_values"] = torch.cat([inputs["pixel_values"], extra], dim=1)
         padded["frame_mask"] = torch.cat([inputs["frame_mask"], torch.zeros(TESTER.batch_size, 3, dtype=torch.long)], 1)
         # Content under the mask is never read either.

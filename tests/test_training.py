@@ -136,7 +136,7 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     output = tmp_path / "run"
     options = TrainOptions(
         data_dir=str(synthetic_corpus), corpus="ravdess", output_dir=str(output), config=str(tiny_config_file),
-        max_steps=40, batch_size=8, learning_rate=3e-3, backbone_lr_scale=1.0, num_frames=4, train_frames=4, logging_steps=20,
+        max_steps=60, batch_size=8, learning_rate=3e-3, backbone_lr_scale=1.0, num_frames=4, train_frames=4, logging_steps=20,
     )
     test_metrics = train(options)
     assert test_metrics["accuracy"] >= 0.8, test_metrics
@@ -160,9 +160,9 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     assert (tmp_path / "eval" / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Resume: a longer run continues from the last checkpoint instead of starting over.
-    options.max_steps, options.resume = 44, True
+    options.max_steps, options.resume = 64, True
     train(options)
-    assert json.loads((best / "training_info.json").read_text())["global_step"] == 44
+    assert json.loads((best / "training_info.json").read_text())["global_step"] == 64
 
 
 def test_fits_the_real_crema_d_speech(shared_data, tmp_path):
