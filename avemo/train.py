@@ -52,17 +52,20 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
     """A classifier with the corpus labels, from a model folder, a config file or the default config."""
     from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, load_alexnet_weights, load_ir50_weights
 
-    from .model_folder import processor_for, read_config_file
+    from .model_folder import backbone_record, processor_for, read_config_file
 
     id2label = dict(enumerate(labels))
     label2id = {label: index for index, label in id2label.items()}
     if options.init_from:
         from avemo.processing import AVEmoProcessor
 
+        from .pretrained import resolve_model
+
+        source = resolve_model(options.init_from)  # a folder, or a shipped model's name
         model = AVEmoForVideoClassification.from_pretrained(
-            options.init_from, id2label=id2label, label2id=label2id, num_labels=len(labels), ignore_mismatched_sizes=True
+            source, id2label=id2label, label2id=label2id, num_labels=len(labels), ignore_mismatched_sizes=True
         )
-        folder = Path(options.init_from)
+        folder = Path(source)
         processor = AVEmoProcessor.from_pretrained(folder) if (folder / "processor_config.json").is_file() else processor_for(model.config)
     else:
         config = read_config_file(options.config) if options.config else AVEmoConfig()
@@ -71,8 +74,10 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         processor = processor_for(config)
     if options.ir50:
         load_ir50_weights(model, options.ir50)
+        model.config.provenance["weights"].append(backbone_record("ir50", options.ir50))
     if options.alexnet:
         load_alexnet_weights(model, options.alexnet)
+        model.config.provenance["weights"].append(backbone_record("alexnet", options.alexnet))
     model.config.trained = False
     processor.num_frames = options.num_frames
     return model, processor

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up avemo in ./.venv and predict the emotions of a clip.
 # Usage: bash scripts/quickstart.sh [VIDEO ...]   (default: ../shared/data/video/single_face.mp4)
-# Set AVEMO_MODEL to a model folder or hub id; without it `avemo predict` makes an untrained ./avemo-model
-# with `avemo init` (its scores mean nothing until trained: see "Training" in README.md).
+# Without AVEMO_MODEL, `avemo predict` uses the model that ships inside avemo (fer2013-faces: the FER2013
+# facial-expression network, faces only) and writes nothing into the working directory. Set AVEMO_MODEL to a
+# model folder, a shipped model's name or a hub id for another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"

