@@ -176,7 +176,8 @@ class AVEmoModel(AVEmoPreTrainedModel):
             faces = pixel_values[frame_mask].to(self.dtype)
             frame_embeds = pixel_values.new_zeros(*frame_mask.shape, self.config.face_embedding_size, dtype=self.dtype)
             if faces.shape[0] > 0:
-                frame_embeds = frame_embeds.masked_scatter(frame_mask[..., None], self.face_encoder(faces))
+                encoded = self.face_encoder(faces)  # bf16/fp16 under autocast
+                frame_embeds = frame_embeds.to(encoded.dtype).masked_scatter(frame_mask[..., None], encoded)
         pooled, weights = self.visual_attention(frame_embeds, frame_mask)
         present = frame_mask.any(dim=-1)
         pooled = torch.where(present[:, None], pooled, self.missing_visual_embedding.to(pooled.dtype))

@@ -182,6 +182,28 @@ def test_padding_changes_nothing(variant):
         assert torch.all(result.audio_attentions[..., width:] == 0)
 
 
+MIXED_PRECISION_VARIANTS = [
+    dict(modalities="audio_visual", face_backbone=backbone, visual_attention="transformer", fusion="fbp")
+    for backbone in ("ir50", "resnet18", "mini_xception")
+]
+
+
+@pytest.mark.parametrize("variant", MIXED_PRECISION_VARIANTS, ids=variant_id)
+def test_bf16_autocast_training_step(variant):
+    """`avemo train --mixed-precision bf16` runs the model under autocast: the forward and backward must work
+    with the CNNs' outputs in bf16 (CPU autocast runs the convolutions in bf16 too)."""
+    if "resnet18" in variant.values():
+        variant = dict(variant, face_stage_depths=[1, 1, 1, 1], face_embedding_size=8)
+    model = _model(variant).train()
+    inputs = TESTER.prepare_inputs(model.config)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(**inputs)
+    assert output.logits.dtype == torch.bfloat16 and torch.isfinite(output.loss)
+    output.loss.backward()
+    face_grad = next(model.avemo.face_encoder.parameters()).grad
+    assert face_grad is not None and torch.isfinite(face_grad).all()
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_eval_is_deterministic(variant):
     model = _model(variant).eval()
@@ -204,7 +226,7 @@ def test_save_load_round_trip(variant, tmp_path):
     assert saved["model_type"] == "avemo"
     assert set(saved["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForVideoClassification"}
     assert (tmp_path / "model.safetensors").is_file()
-    for code_file in ("configuration_avemo.py", "modeling_avemo.py", "attention_avemo.py", "backbones_avemo.py", "fusion_avemo.py"):
+    for code_file in ("configuration_avemo.py", "modeling_avemo.py", "attention_avemo.py", "backbones_avemo.py", "fusion_avemo.py", "face_recipes_avemo.py"):
         assert (tmp_path / code_file).is_file(), code_file
 
     loaded = AutoModelForVideoClassification.from_pretrained(tmp_path).eval()
