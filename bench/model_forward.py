@@ -5,7 +5,10 @@ clips/s at batch 1 and 8, the share of time spent in each CNN, channels-last wei
 on a CPU) against the default layout, and on a CUDA device the bf16 throughput with its ratio to fp32, all
 measured in the same run.
 
-    python bench/model_forward.py [--repeats 5] [--device cpu|cuda] [--threads N]
+    python bench/model_forward.py [--repeats 5] [--device cpu|cuda] [--threads N] [--preset NAME]
+
+`--preset fer2013-audio-visual` measures the audio-video model with the FER2013 face CNN, `--preset fer2013-faces`
+the shipped faces-only model.
 """
 
 import argparse
@@ -17,13 +20,27 @@ import torch
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
 
+def preset_config(name: str) -> AVEmoConfig:
+    """The configs the benchmarks compare: the paper's default system and the FER2013-based models."""
+    if name == "fer2013-faces":
+        from avemo.convert_fer import fer2013_faces_config
+
+        return fer2013_faces_config()
+    if name == "fer2013-audio-visual":
+        return AVEmoConfig(face_backbone="mini_xception")
+    return AVEmoConfig()
+
+
 def make_inputs(config, batch_size, frames, audio_frames, device):
-    return {
-        "pixel_values": torch.randn(batch_size, frames, 3, config.face_size, config.face_size, device=device),
-        "frame_mask": torch.ones(batch_size, frames, dtype=torch.long, device=device),
-        "input_features": torch.randn(batch_size, 3, config.num_mel_bins, audio_frames, device=device),
-        "audio_mask": torch.ones(batch_size, audio_frames, dtype=torch.long, device=device),
-    }
+    inputs = {}
+    if config.uses_visual:
+        size = config.face_size
+        inputs["pixel_values"] = torch.randn(batch_size, frames, config.face_channels, size, size, device=device)
+        inputs["frame_mask"] = torch.ones(batch_size, frames, dtype=torch.long, device=device)
+    if config.uses_audio:
+        inputs["input_features"] = torch.randn(batch_size, 3, config.num_mel_bins, audio_frames, device=device)
+        inputs["audio_mask"] = torch.ones(batch_size, audio_frames, dtype=torch.long, device=device)
+    return inputs
 
 
 def timed(function, repeats, device):
@@ -48,25 +65,27 @@ def main():
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces"))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    config = AVEmoConfig()
+    config = preset_config(args.preset)
     model = AVEmoForVideoClassification(config).eval().to(device)
     parameters = sum(p.numel() for p in model.parameters())
-    by_part = {
-        "face CNN (IR50)": sum(p.numel() for p in model.avemo.face_encoder.parameters()),
-        "audio CNN (AlexNet conv)": sum(p.numel() for p in model.avemo.audio_encoder.parameters()),
-    }
+    by_part = {}
+    if config.uses_visual:
+        by_part[f"face CNN ({config.face_backbone})"] = sum(p.numel() for p in model.avemo.face_encoder.parameters())
+    if config.uses_audio:
+        by_part["audio CNN (AlexNet conv)"] = sum(p.numel() for p in model.avemo.audio_encoder.parameters())
     by_part["attention + fusion + classifier"] = parameters - sum(by_part.values())
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}")
+    print(f"device: {name}; torch {torch.__version__}; preset {args.preset}")
     print(f"parameters: {parameters:,} ({parameters / 1e6:.2f} M)")
     for part, count in by_part.items():
         print(f"  {part}: {count:,}")
-    print(f"input per clip: {args.frames} frames at {config.face_size}x{config.face_size}, {args.audio_frames} log-mel frames")
+    print(f"input per clip: {args.frames} frames at {config.face_size}x{config.face_size}" + (f", {args.audio_frames} log-mel frames" if config.uses_audio else ""))
     print()
     print("| batch | dtype | layout | forward s | clips/s | face CNN share | audio CNN share |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -79,12 +98,15 @@ def main():
         for batch_size in args.batch_sizes:
             inputs = make_inputs(config, batch_size, args.frames, args.audio_frames, device)
             inputs = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in inputs.items()}
-            faces = inputs["pixel_values"].flatten(0, 1)
             lengths = torch.full((batch_size,), args.audio_frames, device=device)
             with torch.inference_mode():
                 total = timed(lambda: model(**inputs), args.repeats, device)
-                face = timed(lambda: model.avemo.face_encoder(faces), args.repeats, device)
-                audio = timed(lambda: model.avemo.audio_encoder(inputs["input_features"], lengths), args.repeats, device)
+                face = audio = 0.0
+                if config.uses_visual:
+                    faces = inputs["pixel_values"].flatten(0, 1)
+                    face = timed(lambda: model.avemo.face_encoder(faces), args.repeats, device)
+                if config.uses_audio:
+                    audio = timed(lambda: model.avemo.audio_encoder(inputs["input_features"], lengths), args.repeats, device)
             results[(dtype, layout, batch_size)] = batch_size / total
             print(
                 f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {layout_name} | {total:.3f} | {batch_size / total:.2f} | "

@@ -5,7 +5,7 @@ Rows like the feature cache holds (16 aligned 112x112 faces, 3 s of 16 kHz audio
 an AdamW step. Prints training clips/s, the share of step time spent waiting for data, and, on a CUDA device,
 bf16 autocast against fp32 measured in the same run.
 
-    python bench/train_step.py [--steps 5] [--batch-size 4] [--device cpu|cuda] [--workers 0]
+    python bench/train_step.py [--steps 5] [--batch-size 4] [--device cpu|cuda] [--workers 0] [--preset NAME]
 """
 
 import argparse
@@ -16,7 +16,8 @@ import torch
 
 from avemo.collator import AVEmoCollator
 from avemo.model_folder import processor_for
-from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
+from model_forward import preset_config
+from modeling_avemo import AVEmoForVideoClassification
 
 
 class CachedRows(torch.utils.data.Dataset):
@@ -72,19 +73,20 @@ def main():
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    parser.add_argument("--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces"))
     args = parser.parse_args()
     device = torch.device(args.device)
-    config = AVEmoConfig()
+    config = preset_config(args.preset)
     model = AVEmoForVideoClassification(config).to(device)
     processor = processor_for(config)
     collator = AVEmoCollator(processor, train=True, frames=8)
-    rows = CachedRows(args.batch_size * (args.steps + 1))
+    rows = CachedRows(args.batch_size * (args.steps + 1), size=config.face_size)
     loader = torch.utils.data.DataLoader(
         rows, batch_size=args.batch_size, shuffle=True, collate_fn=collator, num_workers=args.workers,
         pin_memory=device.type == "cuda", drop_last=True,
     )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; default config, 8 of 16 faces per clip, 3 s audio")
+    print(f"device: {name}; torch {torch.__version__}; preset {args.preset}, 8 of 16 faces per clip, 3 s audio")
     print(f"batch {args.batch_size}, {args.steps} timed steps, {args.workers} DataLoader workers\n")
     print("| precision | train clips/s | data wait share |")
     print("| --- | --- | --- |")
