@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 
-from .provenance import UNTRAINED_WARNING, model_notes, model_warnings  # noqa: F401 (UNTRAINED_WARNING re-exported)
+from .provenance import model_notes, model_warnings
 
 
 class ModelLoadError(ValueError):

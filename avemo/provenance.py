@@ -1,28 +1,17 @@
-"""What a model is, in plain words, from its config: the notes and warnings every tool shows with predictions.
+"""What a model is, in plain words: the notes and warnings every avemo tool shows with predictions.
 
-`config.provenance` records where the weights started from (`weights`), each training run (`training`) and the
-held-out evaluations (`evaluation`); `summary` is one sentence for people. Tools never claim more than it says.
+The words come from the model config itself (`AVEmoConfig.provenance_warnings` / `provenance_notes`), so that
+the pipeline and remote code, where avemo is not installed, say exactly the same.
 """
 
-UNTRAINED_WARNING = "the model is untrained (made without trained weights): its scores mean nothing yet"
-
-_MODALITY_NOTES = {
-    "visual": "faces only: the audio is not used",
-    "audio": "speech only: the faces are not used",
-}
+UNTRAINED_PREFIX = "the model is untrained"
 
 
 def model_notes(config) -> list[str]:
     """Plain statements about the model that every result should carry."""
-    notes = []
-    summary = (config.provenance or {}).get("summary")
-    if summary:
-        notes.append(summary)
-    if config.modalities in _MODALITY_NOTES:
-        notes.append(_MODALITY_NOTES[config.modalities])
-    return notes
+    return config.provenance_notes()
 
 
 def model_warnings(config) -> list[str]:
     """Reasons to distrust the model's scores."""
-    return [] if config.trained else [UNTRAINED_WARNING]
+    return config.provenance_warnings()

@@ -54,22 +54,22 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
 
     from .model_folder import backbone_record, processor_for, read_config_file
 
-    id2label = dict(enumerate(labels))
-    label2id = {label: index for index, label in id2label.items()}
     if options.init_from:
         from avemo.processing import AVEmoProcessor
 
         from .pretrained import resolve_model
 
         source = resolve_model(options.init_from)  # a folder, or a shipped model's name
-        model = AVEmoForVideoClassification.from_pretrained(
-            source, id2label=id2label, label2id=label2id, num_labels=len(labels), ignore_mismatched_sizes=True
-        )
+        model = AVEmoForVideoClassification.from_pretrained(source)
+        if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(labels):
+            model.relabel(labels)  # keeps the backbones (and the rows of labels both sets share)
         folder = Path(source)
         processor = AVEmoProcessor.from_pretrained(folder) if (folder / "processor_config.json").is_file() else processor_for(model.config)
     else:
         config = read_config_file(options.config) if options.config else AVEmoConfig()
-        config.id2label, config.label2id = id2label, label2id
+        config.num_labels = len(labels)  # first: transformers resets id2label when num_labels changes
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {label: index for index, label in enumerate(labels)}
         model = AVEmoForVideoClassification(config)
         processor = processor_for(config)
     if options.ir50:
@@ -78,7 +78,6 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
     if options.alexnet:
         load_alexnet_weights(model, options.alexnet)
         model.config.provenance["weights"].append(backbone_record("alexnet", options.alexnet))
-    model.config.trained = False
     processor.num_frames = options.num_frames
     return model, processor
 
@@ -179,13 +178,33 @@ def train(options: TrainOptions) -> dict:
         class_weights=class_weights,
         backbone_lr_scale=options.backbone_lr_scale,
     )
+    # The provenance record of this run, in the config of every checkpoint and of OUT/best.
+    run = model.training_run(
+        tool="avemo train",
+        corpus=options.corpus,
+        split="speaker-independent" if options.split == "speaker" else "none (every clip in every split)",
+        split_sizes={name: len(split) for name, split in splits.items()},
+        labels=list(labels),
+    )
     checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
     print(f"rank {args.process_index}/{args.world_size}: trained {result.global_step} steps", flush=True)
 
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    run.update(steps=result.global_step, epochs=round(float(trainer.state.epoch or 0), 3), best_validation_uar=trainer.state.best_metric)
+    if options.split == "speaker":
+        trainer.model.config.record_evaluation(
+            split="test",
+            corpus=options.corpus,
+            clips=len(splits["test"]),
+            accuracy=round(test_metrics["test_accuracy"], 4),
+            uar=round(test_metrics["test_uar"], 4),
+            macro_f1=round(test_metrics["test_macro_f1"], 4),
+            # UAR averages the recall of the classes present: guessing scores 1 / their number.
+            chance_uar=round(1 / len(set(np.asarray(splits["test"]["label"]).tolist())), 4),
+            source="avemo train: held-out speakers",
+        )
     best = output_dir / "best"
-    trainer.model.config.trained = True
     processor.num_frames = options.train_frames  # inference samples as evaluation did
     trainer.save_model(str(best))  # main process only
     if trainer.is_world_process_zero():

@@ -8,6 +8,8 @@ This file is saved next to the weights as remote code: it imports only transform
 face_recipes_avemo.
 """
 
+import datetime
+import sys
 from dataclasses import dataclass
 
 from transformers import PreTrainedConfig
@@ -118,10 +120,12 @@ class AVEmoConfig(PreTrainedConfig):
             Standard deviation of the normal initialiser of the attention, fusion and classifier layers.
         provenance (`dict`, *optional*):
             What happened to these weights: where each part started from (`"weights"`), each training run
-            (`"training"`) and the held-out evaluations (`"evaluation"`). Tools read it to say what a model is.
+            (`"training"`, see `record_training`) and the held-out evaluations (`"evaluation"`, see
+            `record_evaluation`), and an optional one-line `"summary"`. `provenance_warnings()` and
+            `provenance_notes()` turn it into plain words; every avemo tool shows them with its results.
         trained (`bool`, defaults to `False`):
-            Whether the weights have been fitted to emotion data. Folders made from random or backbone-only weights
-            keep `False`, so that every tool can warn that their predictions mean nothing yet.
+            Whether the weights have been fitted to emotion data: set by `record_training` (and for the shipped
+            FER2013 model). Folders made from random or backbone-only weights keep `False`.
 
     Example:
 
@@ -189,6 +193,11 @@ class AVEmoConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         self._check_values()
         self._check_face_recipe()
+        if __name__.startswith("modeling_avemo.") and "avemo.pipelines" in sys.modules:
+            # avemo is installed and its pipeline registered for the task (import avemo.pipelines): the installed
+            # code serves it, so the folder's custom pipeline, which transformers only runs with
+            # trust_remote_code=True, is set aside. Saving a model writes it again (modeling_avemo.py).
+            self.custom_pipelines = {}
 
     def _check_values(self):
         """Raise a ValueError naming the field and what it accepts, for any value the model cannot build."""
@@ -272,6 +281,60 @@ class AVEmoConfig(PreTrainedConfig):
                 "allowed values: a recipe of the model's face size"
             )
         self.face_recipe = recipe.to_dict()
+
+    # ----------------------------------------------------------------------------------------- provenance
+
+    def record_training(self, **run) -> dict:
+        """Append a training run to `provenance["training"]` (tool, corpus or "custom", steps, labels, ...; the
+        date is added) and mark the weights as trained. Returns the entry, which the caller may update."""
+        entry = {"date": datetime.date.today().isoformat(), **run}
+        self.provenance.setdefault("training", []).append(entry)
+        self.trained = True
+        return entry
+
+    def record_evaluation(self, **result) -> dict:
+        """Append a held-out evaluation to `provenance["evaluation"]`: split, corpus, clips, accuracy, uar, ...;
+        `chance_uar` defaults to 1 / num_labels. It applies to the weights as they are now."""
+        entry = {"date": datetime.date.today().isoformat(), "chance_uar": round(1 / self.num_labels, 4), **result}
+        entry["after_training_runs"] = len(self.provenance.get("training", []))
+        self.provenance.setdefault("evaluation", []).append(entry)
+        return entry
+
+    def provenance_warnings(self, chance_margin: float = 0.05) -> list[str]:
+        """Reasons to distrust this model's scores, from what its provenance records (nothing it does not)."""
+        record = self.provenance or {}
+        if not self.trained:
+            loaded = [entry.get("part", "?") for entry in record.get("weights", [])]
+            start = f"pretrained {', '.join(loaded)} but" if loaded else "random weights and"
+            return [f"the model is untrained ({start} no training on emotion data): its scores mean nothing yet"]
+        warnings = []
+        runs, evaluations = record.get("training", []), record.get("evaluation", [])
+        if not evaluations:
+            warnings.append("no held-out evaluation of these weights was recorded: how well they work is unknown")
+            return warnings
+        last = evaluations[-1]
+        if last.get("after_training_runs", len(runs)) < len(runs):
+            warnings.append("the weights were trained further after their last recorded held-out evaluation")
+        uar, chance = last.get("uar"), last.get("chance_uar")
+        if uar is not None and chance is not None and uar < chance + chance_margin:
+            where = f" on {last['clips']} {last.get('split', 'held-out')} clips" if last.get("clips") else ""
+            warnings.append(
+                f"its recorded held-out UAR ({uar:.2f}{where}) is within {chance_margin * 100:.0f} points of chance "
+                f"({chance:.2f}): it is no better than guessing"
+            )
+        return warnings
+
+    def provenance_notes(self) -> list[str]:
+        """Plain statements of what the model is: its summary and the modalities it uses."""
+        notes = []
+        summary = (self.provenance or {}).get("summary")
+        if summary:
+            notes.append(summary)
+        if self.modalities == "visual":
+            notes.append("faces only: the audio is not used")
+        elif self.modalities == "audio":
+            notes.append("speech only: the faces are not used")
+        return notes
 
     # Derived sizes, so that layers never recompute them differently.
     @property

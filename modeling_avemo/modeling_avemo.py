@@ -95,12 +95,47 @@ class AVEmoPreTrainedModel(PreTrainedModel):
         # register_for_auto_class only writes the saving class's own entry: name all three so that a classifier
         # folder also loads with AutoModel (the base model, through base_model_prefix) and vice versa.
         if self._auto_class is not None:
+            # The relative import also makes transformers copy pipeline_avemo.py beside this file, at save and when
+            # the folder is loaded as remote code, without importing it when a model loads.
+            from .pipeline_avemo import AVEmoVideoClassificationPipeline
+
             self.config.auto_map = {
                 "AutoConfig": "configuration_avemo.AVEmoConfig",
                 "AutoModel": "modeling_avemo.AVEmoModel",
                 "AutoModelForVideoClassification": "modeling_avemo.AVEmoForVideoClassification",
             }
+            self.config.custom_pipelines = {
+                "video-classification": {
+                    "impl": f"pipeline_avemo.{AVEmoVideoClassificationPipeline.__name__}",
+                    "pt": ["AutoModelForVideoClassification"],
+                    "type": "multimodal",
+                }
+            }
+        self._record_training_since_load()
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def _record_training_since_load(self) -> None:
+        """Provenance for training loops avemo does not run (the plain Trainer, a hand-written loop): batches seen
+        in training mode with labels since this model was loaded or made are recorded as one training run, updated
+        in place by each later save (checkpoints included)."""
+        seen = getattr(self, "_trained_batches", 0)
+        if not seen:
+            return
+        run = getattr(self, "_training_run", None)
+        if run is None:
+            run = self._training_run = self.config.record_training(tool="training loop outside avemo (e.g. transformers Trainer)", corpus="custom")
+        run.update(batches=seen, clips=self._trained_clips, labels=[self.config.id2label[i] for i in range(self.config.num_labels)])
+        self.config.trained = True
+
+    def training_run(self, **details) -> dict:
+        """The provenance entry of the training run in progress (made on first use): tools that know more about
+        the run (corpus, split, steps) add it here; batches and clips seen are filled in at each save."""
+        run = getattr(self, "_training_run", None)
+        if run is None:
+            run = self._training_run = self.config.record_training(**details)
+        else:
+            run.update(details)
+        return run
 
 
 def _prefix_lengths(mask: torch.Tensor, name: str) -> torch.Tensor:
@@ -271,6 +306,42 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         self.classifier = nn.Linear(config.fused_size, config.num_labels)
         self.post_init()
 
+    def relabel(self, labels, keep_matching: bool = True) -> "AVEmoForVideoClassification":
+        """Give the classifier another label set (a corpus's own, e.g. CREMA-D's 6 or RAVDESS's 8): the CNNs,
+        attentions and fusion are kept; the classifier is re-initialised, except that rows of labels with the same
+        name in the old set are kept when `keep_matching` (Angry stays Angry). Updates id2label/label2id/num_labels
+        and records it in the provenance; the model counts as untrained until trained if any row is new.
+
+            model = AutoModelForVideoClassification.from_pretrained("fer2013-faces-folder").relabel(crema_labels)
+
+        Returns the model."""
+        labels = [str(label) for label in labels]
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be a non-empty list of distinct names; got {labels}")
+        old = {self.config.id2label[i]: i for i in range(self.config.num_labels)}
+        classifier = nn.Linear(self.config.fused_size, len(labels)).to(self.classifier.weight.device, self.classifier.weight.dtype)
+        with torch.no_grad():
+            init.normal_(classifier.weight, std=self.config.initializer_range)
+            init.zeros_(classifier.bias)
+            kept = [label for label in labels if keep_matching and label in old]
+            for row, label in enumerate(labels):
+                if label in kept:
+                    classifier.weight[row] = self.classifier.weight[old[label]]
+                    classifier.bias[row] = self.classifier.bias[old[label]]
+        self.classifier = classifier
+        self.config.num_labels = len(labels)  # first: transformers resets id2label when num_labels changes
+        self.config.id2label = dict(enumerate(labels))
+        self.config.label2id = {label: index for index, label in enumerate(labels)}
+        if len(kept) < len(labels):
+            self.config.trained = False  # some rows are random until trained
+        self.config.provenance.setdefault("weights", []).append(
+            {
+                "part": "classifier",
+                "source": f"relabelled to {len(labels)} labels; kept the rows of {', '.join(kept) if kept else 'none'}",
+            }
+        )
+        return self
+
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -293,6 +364,10 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
             if labels.shape != logits.shape[:1]:
                 raise ValueError(f"labels must have shape (batch,) = {tuple(logits.shape[:1])}; got {tuple(labels.shape)}")
             loss = nn.functional.cross_entropy(logits.float(), labels.to(logits.device).long())
+            if self.training and torch.is_grad_enabled():
+                # Counted for the provenance record written at save_pretrained (see _record_training_since_load).
+                self._trained_batches = getattr(self, "_trained_batches", 0) + 1
+                self._trained_clips = getattr(self, "_trained_clips", 0) + labels.shape[0]
         output = AVEmoForVideoClassificationOutput(
             loss=loss,
             logits=logits,

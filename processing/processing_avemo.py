@@ -247,6 +247,64 @@ class AVEmoProcessor(ProcessorMixin):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or 'np'")
         return BatchFeature(data)
 
+    def pad(self, features, return_tensors: str | None = "pt") -> BatchFeature:
+        """A batch from per-clip model inputs of any padding: the data collator for `Dataset.map(processor)`
+        followed by the plain `Trainer` (`data_collator=processor.pad`).
+
+        Each feature is a dict with some of `pixel_values` (frames, C, S, S), `frame_mask` (frames,),
+        `input_features` (3, mel, time), `audio_mask` (time,) (a leading batch axis of 1 is accepted, as
+        `processor(videos=path)` returns it) and `label` or `labels`; lists, NumPy arrays or tensors. Faces and audio
+        are zero-padded to the longest clip and the masks extended with zeros.
+        """
+        import torch
+
+        if isinstance(features, dict):
+            features = [features]
+        if not features:
+            raise ValueError("pad needs at least one feature")
+        ranks = {"pixel_values": 4, "frame_mask": 1, "input_features": 3, "audio_mask": 1}
+        rows = []
+        for index, feature in enumerate(features):
+            row = {}
+            for key, rank in ranks.items():
+                if feature.get(key) is None:
+                    continue
+                value = feature[key] if isinstance(feature[key], torch.Tensor) else torch.as_tensor(np.asarray(feature[key]))
+                if value.dim() == rank + 1 and value.shape[0] == 1:
+                    value = value[0]
+                if value.dim() != rank:
+                    raise ValueError(f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}")
+                row[key] = value
+            rows.append(row)
+        batch = {}
+        for values_key, mask_key, time_axis in (("pixel_values", "frame_mask", 0), ("input_features", "audio_mask", 2)):
+            present = [row for row in rows if values_key in row]
+            if not present:
+                continue
+            if len(present) != len(rows):
+                raise ValueError(f"{values_key} is missing from some features: give every clip the same inputs")
+            longest = max(row[values_key].shape[time_axis] for row in rows)
+            shape = list(present[0][values_key].shape)
+            shape[time_axis] = longest
+            values = torch.zeros(len(rows), *shape, dtype=torch.float32)
+            mask = torch.zeros(len(rows), longest, dtype=torch.long)
+            for index, row in enumerate(rows):
+                length = row[values_key].shape[time_axis]
+                target = values[index, :length] if time_axis == 0 else values[index, :, :, :length]
+                target.copy_(row[values_key].float())
+                mask[index, :length] = row[mask_key].long() if mask_key in row else 1
+            batch[values_key], batch[mask_key] = values, mask
+        labels = [feature.get("labels", feature.get("label")) for feature in features]
+        if any(label is not None for label in labels):
+            if any(label is None for label in labels):
+                raise ValueError("some features have a label and others not")
+            batch["labels"] = torch.as_tensor([int(label) for label in labels], dtype=torch.long)
+        if return_tensors == "np":
+            batch = {key: value.numpy() for key, value in batch.items()}
+        elif return_tensors not in (None, "pt"):
+            raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or 'np'")
+        return BatchFeature(batch)
+
     def face_tensors(self, crops_per_clip: list) -> dict:
         """`pixel_values` (batch, frames, channels, S, S), normalised as the recipe says and zero-padded, and
         `frame_mask`, from each clip's RGB uint8 crops ((frames, S, S, 3) arrays or lists of (S, S, 3) arrays)."""
