@@ -157,6 +157,7 @@ def save_model_files(model, processor, output: str | PathLike) -> Path:
             if name.endswith(".json"):
                 data = json.loads(source.read_text())
                 data.pop("auto_map", None)
+                data.pop("custom_pipelines", None)  # names a code file that is not shipped either
                 data.get("feature_extractor", {}).pop("auto_map", None)
                 (output / name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
             else:
