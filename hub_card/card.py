@@ -196,7 +196,6 @@ def _eval_results(metrics: Metrics) -> list:
             metric_type=key,
             metric_name=name,
             metric_value=round(getattr(metrics, key), 4),
-            source_name="avemo evaluate",
         )
         for key, name in METRICS
     ]
