@@ -359,3 +359,21 @@ def test_space_export_with_a_hub_model_names_it(tmp_path):
     assert not (space / "model").exists() and not (space / "examples").exists()
     with pytest.raises(SpaceExportError, match="already holds files"):
         export_space(space)
+
+
+def test_space_export_from_a_source_checkout_carries_every_subpackage(tmp_path):
+    """In a checkout, processing/ and hub_card/ live beside avemo/: the copy must still hold them inside avemo/."""
+    code = (
+        "import sys, avemo\n"
+        f"assert avemo.__file__.startswith({str(REPO_ROOT)!r}), avemo.__file__\n"
+        "from pathlib import Path\n"
+        "from avemo.space.export import vendor_avemo\n"
+        f"vendor_avemo(Path({str(tmp_path)!r}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for name in ("avemo/processing/processing_avemo.py", "avemo/hub_card/modelcard_template.md", "avemo/pretrained/fer2013-faces/model.safetensors",
+                 "avemo/metrics/uar/uar.py", "modeling_avemo/modeling_avemo.py"):
+        assert (tmp_path / name).is_file(), name
+    assert not (tmp_path / "avemo" / "space").exists() and not list(tmp_path.rglob("__pycache__"))
