@@ -38,6 +38,11 @@ def _auto_map_problems(folder: Path, file_name: str, wanted: tuple[str, ...]) ->
         return [f"{file_name} cannot be read ({error})"]
     auto_map = settings.get("auto_map") or {}
     problems = [f"{file_name} has no auto_map entry for {name}" for name in wanted if name not in auto_map]
+    # Pipelines registered by the remote code (config.custom_pipelines) need their module too.
+    for task, pipeline in (settings.get("custom_pipelines") or {}).items():
+        module = str((pipeline or {}).get("impl", "")).split("--")[-1].rsplit(".", 1)[0]
+        if module and not (folder / f"{module}.py").is_file():
+            problems.append(f"{file_name}'s custom pipeline for {task} needs {module}.py, which is missing")
     for name, target in auto_map.items():
         targets = target if isinstance(target, (list, tuple)) else [target]
         for entry in filter(None, targets):

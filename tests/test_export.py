@@ -273,6 +273,16 @@ def test_push_sends_exactly_the_exported_files(exported, tmp_path, monkeypatch, 
     assert [line.split("\t")[0] for line in out.out.splitlines()] == files
     assert "commit/abc" in out.err
 
+    # A pipeline the config names must travel with its code.
+    broken = tmp_path / "broken"
+    shutil.copytree(exported, broken)
+    config = json.loads((broken / "config.json").read_text())
+    config["custom_pipelines"] = {"video-classification": {"impl": "pipeline_avemo.AVEmoPipeline", "pt": ["AutoModelForVideoClassification"]}}
+    (broken / "config.json").write_text(json.dumps(config))
+    calls.clear()
+    assert avemo_main(["push", str(broken), "--repo-id", "someone/avemo-faces", "--dry-run"]) == 1
+    assert "needs pipeline_avemo.py, which is missing" in capsys.readouterr().err
+
     # A pickle dropped into the folder stops the push before anything is sent.
     dirty = tmp_path / "dirty"
     shutil.copytree(exported, dirty)

@@ -43,11 +43,12 @@ def space_url(tmp_path_factory, shared_data):
     """`avemo space` in a subprocess, as the README starts it, on a free local port."""
     scratch = tmp_path_factory.mktemp("space")
     port = _free_port()
-    env = {**os.environ, "AVEMO_EXAMPLES_DIR": str(shared_data), "GRADIO_TEMP_DIR": str(scratch / "gradio")}
+    # The port through Gradio's own variable, as Spaces sets it; the host through the flag.
+    env = {**os.environ, "AVEMO_EXAMPLES_DIR": str(shared_data), "GRADIO_TEMP_DIR": str(scratch / "gradio"), "GRADIO_SERVER_PORT": str(port)}
     env.pop("PYTHONPATH", None)
     log = open(scratch / "server.log", "w+")
     server = subprocess.Popen(
-        [sys.executable, "-m", "avemo.cli", "space", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "avemo.cli", "space", "--host", "127.0.0.1",
          "--max-duration", str(MAX_SECONDS), "--max-file-mb", str(MAX_MB)],
         cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
