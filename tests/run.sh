@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 venv="${AVEMO_TEST_VENV:-.venv-test}"
 python="${PYTHON:-python3}"
 
+# The Space's browser test drives Debian's chromium through Playwright (never `playwright install`).
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        echo "tests/run.sh: chromium is missing; install it first (Debian: sudo apt-get install -y chromium)" >&2
+        exit 1
+    fi
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 rm -rf "$venv"
 "$python" -m venv "$venv"
 venv="$(cd "$venv" && pwd)"  # absolute from here on
