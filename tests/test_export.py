@@ -277,8 +277,8 @@ def test_push_sends_exactly_the_exported_files(exported, tmp_path, monkeypatch, 
     broken = tmp_path / "broken"
     shutil.copytree(exported, broken)
     config = json.loads((broken / "config.json").read_text())
-    config["custom_pipelines"] = {"video-classification": {"impl": "pipeline_avemo.AVEmoPipeline", "pt": ["AutoModelForVideoClassification"]}}
-    (broken / "config.json").write_text(json.dumps(config))
+    assert config["custom_pipelines"]["video-classification"]["impl"] == "pipeline_avemo.AVEmoVideoClassificationPipeline"
+    (broken / "pipeline_avemo.py").unlink()
     calls.clear()
     assert avemo_main(["push", str(broken), "--repo-id", "someone/avemo-faces", "--dry-run"]) == 1
     assert "needs pipeline_avemo.py, which is missing" in capsys.readouterr().err
