@@ -326,19 +326,54 @@ def run_push(args) -> int:
     return 0
 
 
+def _path_problem(path: str) -> str | None:
+    """Why a path cannot be a media file, found without importing anything heavy (the same words as the
+    processor's errors)."""
+    file = Path(path)
+    if not file.exists():
+        return f"{path}: file not found"
+    if file.is_dir():
+        return f"{path}: is a folder, not a media file"
+    if file.stat().st_size == 0:
+        return f"{path}: file is empty"
+    return None
+
+
 def run_predict(args) -> int:
+    # Inputs are checked before anything heavy is imported or the model loads: a missing file is reported at once.
+    failures, videos = 0, []
+    for video in args.videos:
+        problem = _path_problem(video)
+        if problem:
+            failures += 1
+            print(f"avemo predict: error: {problem}", file=sys.stderr)
+        else:
+            videos.append(video)
+    if not videos:
+        return 1
+
     from tqdm.auto import tqdm
 
-    from avemo.processing import MediaError, NothingToPredictError
+    from avemo.processing import MediaError, NothingToPredictError, probe_media
 
     from .inference import Predictor
 
+    readable = []
+    for video in videos:  # files that are not media at all, still before the model loads
+        try:
+            probe_media(video)
+            readable.append(video)
+        except MediaError as error:
+            failures += 1
+            print(f"avemo predict: error: {error}", file=sys.stderr)
+    videos = readable
+    if not videos:
+        return 1
     predictor = Predictor(args.model, device=args.device, num_frames=args.num_frames)
     if not args.json:  # in JSON every result carries them
         for note in predictor.notes:
             print(f"model: {note}", file=sys.stderr)
-    failures = 0
-    progress = tqdm(args.videos, desc="predict", unit="file", disable=len(args.videos) < 3, file=sys.stderr)
+    progress = tqdm(videos, desc="predict", unit="file", disable=len(videos) < 3, file=sys.stderr)
     for video in progress:
         try:
             result = predictor.predict_file(video)
@@ -349,7 +384,7 @@ def run_predict(args) -> int:
                 raise
             continue
         if args.json:
-            progress.write(json.dumps(result.to_dict()), file=sys.stdout)
+            progress.write(json.dumps(result.to_dict(), ensure_ascii=False), file=sys.stdout)
         else:
             ranked = sorted(result.scores.items(), key=lambda item: -item[1])
             scores = "  ".join(f"{label} {probability:.3f}" for label, probability in ranked)
@@ -364,10 +399,14 @@ def _quiet_libraries() -> None:
     import os
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from transformers.utils import logging as hf_logging
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    else:  # read by transformers when it is imported; importing it here would cost a second for nothing
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,12 +434,8 @@ def main(argv: list[str] | None = None) -> int:
 def _exit(code: int) -> None:
     """Leave the process; after a distributed (gloo/NCCL) run, tear the group down and skip interpreter
     finalisation, which can otherwise abort ("terminate called without an active exception")."""
-    try:
-        import torch.distributed as dist
-
-        distributed = dist.is_available() and dist.is_initialized()
-    except ImportError:
-        distributed = False
+    dist = sys.modules.get("torch.distributed")  # never imported just to find out (it takes seconds)
+    distributed = dist is not None and dist.is_available() and dist.is_initialized()
     if not distributed:
         sys.exit(code)
     dist.destroy_process_group()

@@ -50,11 +50,15 @@ class Predictor:
         from .model_folder import processor_for
         from .pretrained import resolve_model
 
-        source = resolve_model(model)
+        try:
+            source = resolve_model(model)
+        except ValueError as error:
+            raise ModelLoadError(str(error)) from error
+        self.source = source
         try:
             self.model = AVEmoForVideoClassification.from_pretrained(source)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(f"{source}: cannot load an avemo model ({_first_line(error)})") from error
+        except Exception as error:  # noqa: BLE001 (json, safetensors, hub and shape errors all end here)
+            raise ModelLoadError(_load_problem(source, error)) from error
         self.load_warnings = []
         if Path(source, "processor_config.json").is_file() or not Path(source).is_dir():
             try:
@@ -120,6 +124,21 @@ def predict(videos, model: str | PathLike | None = None, device: str | None = No
     videos = [videos] if isinstance(videos, (str, PathLike)) else list(videos)
     predictor = Predictor(model, device=device, num_frames=num_frames)
     return [predictor.predict_file(path) for path in videos]
+
+
+def _load_problem(source: str, error: Exception) -> str:
+    """One line naming the file that could not be used."""
+    folder = Path(source)
+    message = _first_line(error)
+    if folder.is_dir():
+        if "safetensors" in type(error).__module__.lower() or "Safetensor" in type(error).__name__ or "deserializ" in message:
+            return f"{folder / 'model.safetensors'}: corrupt or truncated weights ({message})"
+        if "JSON" in message or "json" in message:
+            return f"{folder / 'config.json'}: not a valid JSON config ({message})"
+        return f"{source}: cannot load an avemo model ({type(error).__name__}: {message})"
+    if "connect" in message or "offline" in message.lower():
+        return f"{source}: not a local folder or shipped model, and the hub cannot be reached to download it ({message})"
+    return f"{source}: cannot load an avemo model ({message})"
 
 
 def _first_line(error: Exception) -> str:

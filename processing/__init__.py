@@ -11,7 +11,16 @@ from .face_alignment_avemo import AlignedFace, FaceAligner, FaceAlignmentUnavail
 from .face_recipes_avemo import FACE_RECIPES, FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor
 from .processing_avemo import AVEmoProcessor, NothingToPredictError, ProcessedClip
-from .video_io_avemo import MediaError, NotAVideoError, StillImageError, UnreadableMediaError, read_audio, read_frames, read_image
+from .video_io_avemo import (
+    MediaError,
+    NotAVideoError,
+    StillImageError,
+    UnreadableMediaError,
+    probe_media,
+    read_audio,
+    read_frames,
+    read_image,
+)
 
 AutoFeatureExtractor.register(AVEmoConfig, AVEmoFeatureExtractor, exist_ok=True)
 AutoProcessor.register(AVEmoConfig, AVEmoProcessor, exist_ok=True)
@@ -28,6 +37,7 @@ __all__ = [
     "read_frames",
     "read_audio",
     "read_image",
+    "probe_media",
     "StillImageError",
     "MediaError",
     "UnreadableMediaError",

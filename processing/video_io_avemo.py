@@ -49,6 +49,19 @@ def _open(path: str | PathLike):
         raise UnreadableMediaError(f"{path}: not a readable media file ({error.strerror or error})") from error
 
 
+def probe_media(path: str | PathLike) -> str:
+    """What a file holds, checked cheaply before any model is loaded: "video", "audio" or "image". Raises
+    `UnreadableMediaError` naming the file when it is missing, a folder, empty or not a media file."""
+    with _open(path) as container:
+        if container.format.name in _IMAGE_FORMATS:
+            return "image"
+        if container.streams.video:
+            return "video"
+        if container.streams.audio:
+            return "audio"
+    raise UnreadableMediaError(f"{path}: holds neither video nor audio")
+
+
 def _duration(container, stream) -> float | None:
     """Clip length in seconds; some containers (FLV) only know it at container level."""
     if stream is not None and stream.duration and stream.time_base:
