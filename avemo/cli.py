@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     predict.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     predict.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
+    timeline = predict.add_argument_group("timeline", "emotions over time in long videos, read once with bounded memory")
+    timeline.add_argument("--timeline", action="store_true", help="classify sliding windows of each video instead of the whole clip")
+    timeline.add_argument("--window", type=float, default=2.0, help="window length in seconds (default: 2.0)")
+    timeline.add_argument("--hop", type=float, default=1.0, help="seconds between window starts (default: 1.0)")
+    timeline.add_argument("--faces-per-second", type=float, default=2.0, help="frames sampled per second for faces (default: 2.0)")
+    timeline.add_argument(
+        "--output-dir", default=".",
+        help="where VIDEO.timeline.csv (or .json with --json) and VIDEO.timeline.png are written (default: the current folder)",
+    )
     _common(predict)
     predict.set_defaults(run=run_predict)
 
@@ -373,6 +382,8 @@ def run_predict(args) -> int:
     if not args.json:  # in JSON every result carries them
         for note in predictor.notes:
             print(f"model: {note}", file=sys.stderr)
+    if args.timeline:
+        return _run_timelines(args, predictor, videos, failures)
     progress = tqdm(videos, desc="predict", unit="file", disable=len(videos) < 3, file=sys.stderr)
     for video in progress:
         try:
@@ -391,6 +402,53 @@ def run_predict(args) -> int:
             lines = [f"{result.file}: {result.label}  ({scores})", f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {'used' if result.audio_used else 'not used'}"]
             lines += [f"  warning: {warning}" for warning in result.warnings]
             progress.write("\n".join(lines), file=sys.stdout)
+    return 1 if failures else 0
+
+
+def _run_timelines(args, predictor, videos, failures: int) -> int:
+    from collections import Counter
+
+    from tqdm.auto import tqdm
+
+    from avemo.processing import MediaError
+
+    from .timeline import TimelineBuilder, plot_timeline, write_timeline
+
+    builder = TimelineBuilder(predictor, window=args.window, hop=args.hop, faces_per_second=args.faces_per_second)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for video in videos:
+        stem = Path(video).stem
+        # A bar on a terminal; none in a log file, where the summary line below says what was done.
+        with tqdm(desc=f"timeline {Path(video).name}", unit="window", file=sys.stderr, disable=not sys.stderr.isatty()) as progress:
+            try:
+                rows = list(builder.run(video, progress=progress))
+            except MediaError as error:
+                failures += 1
+                print(f"avemo predict: error: {error}", file=sys.stderr)
+                continue
+        data = write_timeline(rows, predictor.labels, output_dir / f"{stem}.timeline.{'json' if args.json else 'csv'}", as_json=args.json)
+        plot = plot_timeline(rows, predictor.labels, output_dir / f"{stem}.timeline.png", title=f"{Path(video).name}: emotion scores per {args.window:g} s window")
+        counts = Counter(row.label for row in rows if row.label)
+        summary = {
+            "file": video,
+            "windows": len(rows),
+            "window": args.window,
+            "hop": args.hop,
+            "labels": {label: round(count / max(1, len(rows)), 4) for label, count in counts.most_common()},
+            "windows_without_input": sum(1 for row in rows if not row.label),
+            "timeline": str(data),
+            "plot": str(plot),
+            "warnings": predictor.load_warnings,
+            "notes": predictor.notes,
+        }
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False))
+        else:
+            share = ", ".join(f"{label} {value:.0%}" for label, value in summary["labels"].items()) or "no window had a face or audio"
+            print(f"{video}: {len(rows)} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, {plot}")
+            for warning in predictor.load_warnings:
+                print(f"  warning: {warning}")
     return 1 if failures else 0
 
 

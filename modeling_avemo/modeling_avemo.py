@@ -162,10 +162,22 @@ class AVEmoModel(AVEmoPreTrainedModel):
         self.missing_audio_embedding = nn.Parameter(torch.zeros(config.audio_output_size)) if config.uses_audio else None
         self.post_init()
 
-    def _check_inputs(self, pixel_values, frame_mask, input_features, audio_mask):
+    def _check_inputs(self, pixel_values, frame_mask, input_features, audio_mask, frame_embeds=None):
         config = self.config
         batch_sizes = {}
-        if pixel_values is not None:
+        if frame_embeds is not None:
+            if pixel_values is not None:
+                raise ValueError("pass either pixel_values or frame_embeds, not both")
+            if frame_embeds.dim() != 3 or frame_embeds.shape[-1] != config.face_embedding_size:
+                raise ValueError(
+                    f"frame_embeds must have shape (batch, frames, {config.face_embedding_size}); got {tuple(frame_embeds.shape)}"
+                )
+            batch_sizes["frame_embeds"] = frame_embeds.shape[0]
+            if frame_mask is not None and frame_mask.shape != frame_embeds.shape[:2]:
+                raise ValueError(
+                    f"frame_mask must have shape (batch, frames) = {tuple(frame_embeds.shape[:2])}; got {tuple(frame_mask.shape)}"
+                )
+        elif pixel_values is not None:
             size, channels = config.face_size, config.face_channels
             if pixel_values.dim() != 5 or pixel_values.shape[2:] != (channels, size, size):
                 raise ValueError(
@@ -195,15 +207,36 @@ class AVEmoModel(AVEmoPreTrainedModel):
         elif audio_mask is not None:
             raise ValueError("audio_mask was given without input_features")
         if not batch_sizes:
-            needed = {"audio_visual": "pixel_values and/or input_features", "visual": "pixel_values", "audio": "input_features"}
+            needed = {"audio_visual": "pixel_values (or frame_embeds) and/or input_features", "visual": "pixel_values (or frame_embeds)", "audio": "input_features"}
             raise ValueError(f"this {config.modalities} model needs {needed[config.modalities]}")
         if len(set(batch_sizes.values())) > 1:
             raise ValueError(f"batch sizes differ between inputs: {batch_sizes}")
         return next(iter(batch_sizes.values()))
 
-    def _encode_visual(self, pixel_values, frame_mask, batch_size, device):
+    def embed_faces(self, faces: torch.Tensor) -> torch.Tensor:
+        """The face CNN's vector of each face crop, (n, C, S, S) -> (n, face_embedding_size). The crops are laid out
+        as the weights are: with channels-last weights (`avemo predict` on a CPU) every convolution would otherwise
+        convert its input first, which costs more than the convolution on small faces."""
+        if getattr(self, "_channels_last_weights", None) is None:
+            convs = [m for m in self.face_encoder.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1)]
+            weight = convs[0].weight if convs else None
+            self._channels_last_weights = bool(
+                weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+            )
+        if self._channels_last_weights:
+            faces = faces.contiguous(memory_format=torch.channels_last)
+        return self.face_encoder(faces)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._channels_last_weights = None  # .to(memory_format=...) may change the layout: look again
+        return super()._apply(fn, *args, **kwargs)
+
+    def _encode_visual(self, pixel_values, frame_mask, batch_size, device, frame_embeds=None):
         """Faces -> (pooled vector, frame weights, present). The CNN only sees frames that hold a face."""
-        if pixel_values is None:
+        if frame_embeds is not None:
+            frame_mask = torch.ones(frame_embeds.shape[:2], dtype=torch.bool, device=device) if frame_mask is None else frame_mask.bool()
+            frame_embeds = frame_embeds.to(self.dtype) * frame_mask[..., None]
+        elif pixel_values is None:
             frame_mask = torch.zeros(batch_size, 1, dtype=torch.bool, device=device)
             frame_embeds = torch.zeros(batch_size, 1, self.config.face_embedding_size, dtype=self.dtype, device=device)
         else:
@@ -211,7 +244,7 @@ class AVEmoModel(AVEmoPreTrainedModel):
             faces = pixel_values[frame_mask].to(self.dtype)
             frame_embeds = pixel_values.new_zeros(*frame_mask.shape, self.config.face_embedding_size, dtype=self.dtype)
             if faces.shape[0] > 0:
-                encoded = self.face_encoder(faces)  # bf16/fp16 under autocast
+                encoded = self.embed_faces(faces)  # bf16/fp16 under autocast
                 frame_embeds = frame_embeds.to(encoded.dtype).masked_scatter(frame_mask[..., None], encoded)
         pooled, weights = self.visual_attention(frame_embeds, frame_mask)
         present = frame_mask.any(dim=-1)
@@ -251,6 +284,7 @@ class AVEmoModel(AVEmoPreTrainedModel):
         input_features: torch.Tensor | None = None,
         audio_mask: torch.Tensor | None = None,
         return_dict: bool | None = None,
+        frame_embeds: torch.Tensor | None = None,
         **kwargs,
     ) -> AVEmoModelOutput | tuple:
         r"""
@@ -263,20 +297,23 @@ class AVEmoModel(AVEmoPreTrainedModel):
             Log-mel spectrogram, its delta and its delta-delta, as produced by the feature extractor.
         audio_mask (`torch.LongTensor` of shape `(batch_size, time)`, *optional*):
             1 on real audio frames, 0 on right padding. All zero for a clip without audio. Defaults to all ones.
+        frame_embeds (`torch.FloatTensor` of shape `(batch_size, frames, face_embedding_size)`, *optional*):
+            The face CNN's vectors of the frames, instead of `pixel_values` (as `inputs_embeds` in transformers):
+            for callers that embed each frame once and pool it in several windows (`avemo predict --timeline`).
         """
         config = self.config
         return_dict = return_dict if return_dict is not None else config.return_dict
         if not config.uses_visual:
-            pixel_values = frame_mask = None
+            pixel_values = frame_mask = frame_embeds = None
         if not config.uses_audio:
             input_features = audio_mask = None
-        batch_size = self._check_inputs(pixel_values, frame_mask, input_features, audio_mask)
+        batch_size = self._check_inputs(pixel_values, frame_mask, input_features, audio_mask, frame_embeds)
         device = self.device
 
         visual = visual_weights = visual_present = None
         audio = audio_weights = audio_present = None
         if config.uses_visual:
-            visual, visual_weights, visual_present = self._encode_visual(pixel_values, frame_mask, batch_size, device)
+            visual, visual_weights, visual_present = self._encode_visual(pixel_values, frame_mask, batch_size, device, frame_embeds)
         if config.uses_audio:
             audio, audio_weights, audio_present = self._encode_audio(input_features, audio_mask, batch_size, device)
         if self.fusion is not None:
@@ -350,6 +387,7 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         audio_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         return_dict: bool | None = None,
+        frame_embeds: torch.Tensor | None = None,
         **kwargs,
     ) -> AVEmoForVideoClassificationOutput | tuple:
         r"""
@@ -357,7 +395,7 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
             Class indices in `[0, config.num_labels)`; when given, the output carries the cross-entropy `loss`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        outputs = self.avemo(pixel_values, frame_mask, input_features, audio_mask, return_dict=True)
+        outputs = self.avemo(pixel_values, frame_mask, input_features, audio_mask, return_dict=True, frame_embeds=frame_embeds)
         logits = self.classifier(self.dropout(outputs.fused_embeds))
         loss = None
         if labels is not None:

@@ -188,3 +188,63 @@ def read_audio(path: str | PathLike, sampling_rate: int) -> np.ndarray | None:
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return resample(np.concatenate(chunks).astype(np.float32, copy=False), native_rate, sampling_rate)
+
+
+def stream_media(path: str | PathLike, frame_interval: float | None, audio: bool = True):
+    """Read a whole file once, in order, holding almost nothing: for long videos.
+
+    Yields ("info", None, dict) first (duration, fps, audio sample rate), then, in time order as the container
+    interleaves them, ("frame", time, RGB array) for the frame shown at each (k + 0.5) * frame_interval seconds (no
+    frames when `frame_interval` is None) and ("audio", time, mono float32 samples at the stream's own rate).
+    Only sampled frames are converted to arrays; audio comes in the decoder's chunks.
+    """
+    import av
+
+    container = _open(path)
+    with container:
+        if container.format.name in _IMAGE_FORMATS:
+            raise StillImageError(f"{path}: not a video (a still image)")
+        video = container.streams.video[0] if container.streams.video and frame_interval else None
+        sound = container.streams.audio[0] if container.streams.audio and audio else None
+        if video is None and sound is None:
+            kind = "no video stream" if frame_interval and not container.streams.video else "nothing to read"
+            raise NotAVideoError(f"{path}: not a video ({kind})")
+        start = 0.0
+        if video is not None:
+            video.thread_type = "AUTO"
+            start = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
+        fps = float(video.average_rate) if video is not None and video.average_rate else None
+        rate = (sound.rate or sound.codec_context.sample_rate) if sound is not None else None
+        duration = _duration(container, video if video is not None else sound)
+        yield "info", None, {"duration": duration, "fps": fps, "audio_rate": rate}
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate) if sound is not None else None
+        tolerance = 0.5 / fps if fps else 0.0
+        next_index, last_pts, audio_time = 0, None, None
+        streams = [stream for stream in (video, sound) if stream is not None]
+        try:
+            for packet in container.demux(*streams):
+                for frame in packet.decode():
+                    if packet.stream is video:
+                        if frame.time is None:
+                            continue
+                        frame_time = frame.time - start
+                        taken = False
+                        while (next_index + 0.5) * frame_interval <= frame_time + tolerance:
+                            if not taken and frame.pts != last_pts:
+                                last_pts, taken = frame.pts, True
+                                yield "frame", round(frame_time, 4), frame.to_ndarray(format="rgb24")
+                            next_index += 1
+                    else:
+                        if audio_time is None:
+                            audio_time = max(0.0, (frame.time or 0.0) - start)
+                        for chunk in resampler.resample(frame):
+                            samples = chunk.to_ndarray().reshape(-1)
+                            yield "audio", audio_time, samples
+                            audio_time += len(samples) / rate
+        except av.error.FFmpegError as error:
+            raise UnreadableMediaError(f"{path}: cannot be decoded ({error.strerror or error})") from error
+        if resampler is not None:
+            for chunk in resampler.resample(None):
+                samples = chunk.to_ndarray().reshape(-1)
+                yield "audio", audio_time or 0.0, samples
+                audio_time = (audio_time or 0.0) + len(samples) / rate

@@ -376,7 +376,7 @@ def test_short_audio_is_padded_to_the_receptive_field():
         (dict(input_features=torch.randn(2, 3, 64, 80), audio_mask=torch.ones(2, 70)), "audio_mask must have shape"),
         (dict(pixel_values=torch.randn(2, 4, 3, 112, 112), input_features=torch.randn(3, 3, 64, 80)), "batch sizes differ"),
         (dict(input_features=torch.randn(1, 3, 64, 80), audio_mask=torch.tensor([[1] * 40 + [0] * 20 + [1] * 20])), "prefix"),
-        ({}, "needs pixel_values and/or input_features"),
+        ({}, r"needs pixel_values \(or frame_embeds\) and/or input_features"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(bad_inputs, message):
