@@ -1,0 +1,132 @@
+"""Timeline benchmark: real-time factor and peak memory of `avemo predict --timeline`, against a naive baseline.
+
+Generates a long talking-face video (single_face.mp4's frames looped, a tone as audio; nothing is committed),
+then for each model runs, each in its own process so that peak RSS is the run's own:
+- the timeline (one streaming pass, each face embedded once);
+- the naive baseline: every sampled frame decoded into memory first (read_frames), then each window predicted
+  on its own (its faces found and embedded again, overlapping windows included).
+Prints seconds, real-time factor (video seconds per second of work) and peak RSS, and the ratios.
+
+    python bench/timeline.py [--minutes 10] [--models fer2013-faces paper] [--naive-minutes 2]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def make_video(path: Path, minutes: float) -> Path:
+    """single_face.mp4's frames looped for `minutes`, with a quiet tone, encoded frame by frame (never all held)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(SHARED / "video" / "single_face.mp4")) as source:
+        stream = source.streams.video[0]
+        fps = Fraction(stream.average_rate).limit_denominator(1001)
+        frames = [frame.to_ndarray(format="rgb24") for frame in source.decode(stream)]
+    count = int(minutes * 60 * fps)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = container.add_stream("aac", rate=16000, layout="mono")
+        for index in range(count):
+            for packet in video.encode(av.VideoFrame.from_ndarray(frames[index % len(frames)], format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        size = audio.codec_context.frame_size or 1024
+        for start in range(0, int(count / fps * 16000), size):
+            t = (start + np.arange(size)) / 16000
+            frame = av.AudioFrame.from_ndarray((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None], format="flt", layout="mono")
+            frame.sample_rate = 16000
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode(None):
+            container.mux(packet)
+    return path
+
+
+CHILD = r"""
+import json, sys, time
+from avemo.inference import Predictor
+from avemo.timeline import TimelineBuilder
+mode, model, video, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+predictor = Predictor(None if model == "fer2013-faces" else model, device="cpu")
+start = time.perf_counter()
+if mode == "timeline":
+    rows = list(TimelineBuilder(predictor, window=2.0, hop=1.0, faces_per_second=2.0).run(video))
+else:
+    from avemo.processing import read_frames
+    from avemo.processing.processing_avemo import ProcessedClip
+    from avemo.timeline import window_starts
+    frames, times, info = read_frames(video, int(duration * 2))  # every sampled frame held at once
+    audio = predictor.processor.process_video(video).audio if predictor.processor.uses_audio else None
+    rows = []
+    for begin in window_starts(duration, 2.0, 1.0):
+        picked = [frame for frame, t in zip(frames, times) if begin <= t < begin + 2.0]
+        clip = predictor.processor.process_frames(picked, None if audio is None else audio[int(begin * 16000):int((begin + 2) * 16000)], 16000)
+        rows.append(predictor.predict_clip(clip))
+import resource
+print(json.dumps({"seconds": time.perf_counter() - start, "windows": len(rows),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(mode: str, model: str, video: Path, duration: float) -> dict:
+    result = subprocess.run([sys.executable, "-c", CHILD, mode, model, str(video), str(duration)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--naive-minutes", type=float, default=2.0, help="length for the naive baseline (it holds every frame)")
+    parser.add_argument("--models", nargs="+", default=["fer2013-faces", "paper"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        models = {}
+        for name in args.models:
+            if name == "paper":  # the default IR50 + AlexNet config, random weights: speed only
+                subprocess.run([sys.executable, "-m", "avemo.cli", "init", "--output", str(scratch / "paper")], check=True, capture_output=True)
+                models[name] = str(scratch / "paper")
+            else:
+                models[name] = name
+        start = time.perf_counter()
+        long_video = make_video(scratch / "long.mp4", args.minutes)
+        short_video = make_video(scratch / "short.mp4", args.naive_minutes)
+        print(f"generated {args.minutes:g} min and {args.naive_minutes:g} min videos in {time.perf_counter() - start:.0f} s\n")
+        pexels = SHARED / "video" / "WolfgangLanger_Pexels.mp4"
+        print("| model | video | method | seconds | real-time factor | peak RSS MB |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, model in models.items():
+            for label, video, duration, modes in (
+                ("Pexels 19.7 s", pexels, 19.685, ("timeline",)),
+                (f"{args.naive_minutes:g} min", short_video, args.naive_minutes * 60, ("timeline", "naive")),
+                (f"{args.minutes:g} min", long_video, args.minutes * 60, ("timeline",)),
+            ):
+                results = {}
+                for mode in modes:
+                    results[mode] = run(mode, model, video, duration)
+                    r = results[mode]
+                    print(f"| {name} | {label} | {mode} | {r['seconds']:.1f} | {duration / r['seconds']:.1f}x | {r['peak_rss_mb']:.0f} |")
+                if "naive" in results:
+                    speed = results["naive"]["seconds"] / results["timeline"]["seconds"]
+                    memory = results["naive"]["peak_rss_mb"] / results["timeline"]["peak_rss_mb"]
+                    print(f"|  | | timeline vs naive | {speed:.2f}x faster | | {memory:.2f}x less memory |")
+
+
+if __name__ == "__main__":
+    main()
