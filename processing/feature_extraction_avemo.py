@@ -101,6 +101,11 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
         if not isinstance(sampling_rate, int) or sampling_rate <= 0:
             raise ValueError(f"sampling_rate must be a positive integer; got {sampling_rate!r}")
         waveforms = _as_waveform_list(raw_speech)
+        for index, waveform in enumerate(waveforms):
+            values = waveform if isinstance(waveform, torch.Tensor) else torch.as_tensor(np.asarray(waveform, dtype=np.float32))
+            bad = int((~torch.isfinite(values)).sum())
+            if bad:
+                raise ValueError(f"waveform {index} holds {bad} NaN or infinite samples; clean or clip it first")
         features, lengths = self.extract(waveforms, sampling_rate)
         time = torch.arange(features.shape[-1], device=features.device)
         audio_mask = (time[None, :] < lengths[:, None]).long()

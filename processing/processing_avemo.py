@@ -171,6 +171,14 @@ class AVEmoProcessor(ProcessorMixin):
         if self.uses_audio and clip.audio is not None and self.feature_extractor.is_silent(clip.audio):
             clip.warnings.append("the audio track is silent: prediction from the faces only")
             clip.audio = None
+        if self.uses_audio and clip.has_audio:
+            extractor = self.feature_extractor
+            shortest = extractor.min_frames * extractor.hop_length / extractor.sampling_rate
+            seconds = len(clip.audio) / extractor.sampling_rate
+            if seconds < shortest:
+                clip.warnings.append(
+                    f"the audio is {seconds:.2f} s long, shorter than the {shortest:.2f} s the audio CNN needs: zero-padded"
+                )
         if self.uses_visual:
             if clip.frames_sampled and not clip.faces:
                 clip.warnings.append(f"no face found in any of the {clip.frames_sampled} sampled frames: prediction from the audio only")
@@ -382,7 +390,12 @@ def _resampled(audio, sampling_rate, feature_extractor, source) -> np.ndarray:
     if waveform.ndim != 1:
         raise ValueError(f"{source}: audio must be 1-D mono samples; got shape {waveform.shape}")
     if sampling_rate is None:
-        raise ValueError(f"{source}: pass sampling_rate= with audio")
+        raise ValueError(f"{source}: pass sampling_rate= with audio (a wrong rate would give silently wrong features)")
+    if not isinstance(sampling_rate, (int, np.integer)) or isinstance(sampling_rate, bool) or sampling_rate <= 0:
+        raise ValueError(f"{source}: sampling_rate must be a positive integer (Hz); got {sampling_rate!r}")
+    bad = int(np.count_nonzero(~np.isfinite(waveform)))
+    if bad:
+        raise ValueError(f"{source}: the waveform holds {bad} NaN or infinite samples; clean or clip it first")
     return resample(waveform.astype(np.float32, copy=False), sampling_rate, feature_extractor.sampling_rate)
 
 
