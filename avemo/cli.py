@@ -24,6 +24,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every option's help ends with its default (unless it says one already), in every subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _show_defaults(subparser)
+            continue
+        default = action.default
+        if action.help in (None, argparse.SUPPRESS) or default in (None, False, argparse.SUPPRESS) or "default" in action.help:
+            continue
+        action.help += f" (default: {default})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avemo", description="Audio-video emotion recognition (Zhou et al., EmotiW 2019).")
     parser.add_argument("--version", action="version", version=f"avemo {__version__}")
@@ -89,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_space_parser(commands)
     _add_hub_parsers(commands)
+    _show_defaults(parser)
     return parser
 
 
@@ -167,7 +181,7 @@ def _add_train_parser(commands) -> None:
         "CPU/GPU, or under `accelerate launch` on several processes.",
     )
     train.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
-    train.add_argument("--corpus", required=True, choices=CORPUS_NAMES)
+    train.add_argument("--corpus", required=True, choices=CORPUS_NAMES, help="how to read --data-dir (file names, folders, labels)")
     train.add_argument("--output-dir", required=True, help="checkpoints, feature cache and OUT/best")
     train.add_argument("--config", help="JSON of AVEmoConfig fields (architecture); labels come from the corpus")
     train.add_argument("--init-from", help="start from this model folder (e.g. avemo init --ir50 --alexnet)")
@@ -175,16 +189,16 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--alexnet", help="torchvision AlexNet checkpoint for the audio CNN")
     train.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")
     train.add_argument("--split", choices=("speaker", "none"), default=defaults.split, help="speaker-independent split (default), or none: train and evaluate on every clip (fitting checks only)")
-    train.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after N optimizer steps (overrides --epochs)")
-    train.add_argument("--epochs", type=float, default=defaults.epochs)
+    train.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after N optimizer steps (default: -1, none: --epochs decides)")
+    train.add_argument("--epochs", type=float, default=defaults.epochs, help="passes over the training split (unless --max-steps)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="clips per device and step")
-    train.add_argument("--eval-batch-size", type=int, default=None)
-    train.add_argument("--learning-rate", "--lr", type=float, default=defaults.learning_rate)
+    train.add_argument("--eval-batch-size", type=int, default=None, help="clips per device in evaluation (default: 8)")
+    train.add_argument("--learning-rate", "--lr", type=float, default=defaults.learning_rate, help="AdamW learning rate of the attention, fusion and classifier")
     train.add_argument("--backbone-lr-scale", type=float, default=defaults.backbone_lr_scale, help="learning-rate factor of the two CNNs")
-    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    train.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio)
-    train.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps)
-    train.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=defaults.mixed_precision)
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (not on biases and norm layers)")
+    train.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio, help="share of the steps with a linear learning-rate warm-up")
+    train.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps, help="batches summed per optimizer step (a larger effective batch in the same memory)")
+    train.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=defaults.mixed_precision, help="autocast precision on a GPU")
     train.add_argument("--freeze-face", action="store_true", help="do not train the face CNN")
     train.add_argument("--freeze-audio", action="store_true", help="do not train the audio CNN")
     train.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
@@ -193,9 +207,9 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--audio-crop-seconds", type=float, default=None, help="random audio crop in training")
     train.add_argument("--num-proc", type=int, default=defaults.num_proc, help="processes for feature caching")
     train.add_argument("--cache-dir", help="feature cache (default OUT/cache)")
-    train.add_argument("--dataloader-workers", type=int, default=defaults.dataloader_workers)
-    train.add_argument("--logging-steps", type=int, default=defaults.logging_steps)
-    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--dataloader-workers", type=int, default=defaults.dataloader_workers, help="DataLoader worker processes")
+    train.add_argument("--logging-steps", type=int, default=defaults.logging_steps, help="print the loss every N steps (at least twice a run)")
+    train.add_argument("--seed", type=int, default=defaults.seed, help="seed of the split, the initialisation and the sampling")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
     _common(train)
     train.set_defaults(run=run_train)
@@ -204,15 +218,15 @@ def _add_train_parser(commands) -> None:
 def _add_evaluate_parser(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
     evaluate.add_argument("--model", "-m", required=True, help="model folder or hub id")
-    evaluate.add_argument("--data-dir", required=True)
-    evaluate.add_argument("--corpus", required=True, choices=CORPUS_NAMES)
+    evaluate.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
+    evaluate.add_argument("--corpus", required=True, choices=CORPUS_NAMES, help="how to read --data-dir")
     evaluate.add_argument("--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it")
     evaluate.add_argument("--split", default="all", choices=("all", "train", "validation", "test"), help="which part of the speaker-independent split (default: every clip)")
-    evaluate.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"))
-    evaluate.add_argument("--batch-size", type=int, default=8)
-    evaluate.add_argument("--num-proc", type=int, default=1)
-    evaluate.add_argument("--cache-dir")
-    evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")
+    evaluate.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
+    evaluate.add_argument("--num-proc", type=int, default=1, help="processes for feature caching")
+    evaluate.add_argument("--cache-dir", help="feature cache (default: none, features are computed each time)")
+    evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     _common(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -384,15 +398,14 @@ def run_predict(args) -> int:
             print(f"model: {note}", file=sys.stderr)
     if args.timeline:
         return _run_timelines(args, predictor, videos, failures)
-    progress = tqdm(videos, desc="predict", unit="file", disable=len(videos) < 3, file=sys.stderr)
-    for video in progress:
-        try:
-            result = predictor.predict_file(video)
-        except (MediaError, NothingToPredictError, OSError) as error:
+    progress = tqdm(total=len(videos), desc="predict", unit="file", disable=len(videos) < 3 or not sys.stderr.isatty(), file=sys.stderr)
+    for video, result in predictor.predict_files(videos, workers=1 if args.debug else 2):
+        progress.update(1)
+        if isinstance(result, (MediaError, NothingToPredictError, OSError)):
             failures += 1
-            progress.write(f"avemo predict: error: {error}", file=sys.stderr)
+            progress.write(f"avemo predict: error: {result}", file=sys.stderr)
             if args.debug:
-                raise
+                raise result
             continue
         if args.json:
             progress.write(json.dumps(result.to_dict(), ensure_ascii=False), file=sys.stdout)
@@ -402,6 +415,7 @@ def run_predict(args) -> int:
             lines = [f"{result.file}: {result.label}  ({scores})", f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {'used' if result.audio_used else 'not used'}"]
             lines += [f"  warning: {warning}" for warning in result.warnings]
             progress.write("\n".join(lines), file=sys.stdout)
+    progress.close()
     return 1 if failures else 0
 
 

@@ -114,8 +114,32 @@ class Predictor:
         )
 
     def predict_file(self, path: str | PathLike) -> Prediction:
-        """Decode, align, featurise and classify one video file (raises MediaError / NothingToPredictError)."""
+        """Decode, align, featurise and classify one video file (raises MediaError / NothingToPredictError).
+        Safe to call from several threads at once: each call has its own clip and only reads the model."""
         return self.predict_clip(self.processor.process_video(path))
+
+    def predict_files(self, paths, workers: int = 2):
+        """Yield `(path, Prediction or the exception it raised)` in the order of `paths`, decoding and finding
+        faces of the next files in `workers` threads while the model runs on the current one (PyAV, dlib and
+        torch release the GIL for their work), so that a batch of files keeps both cores of a laptop busy."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from avemo.processing import MediaError, NothingToPredictError
+
+        def prepare(path):
+            try:
+                return self.processor.process_video(path)
+            except (MediaError, NothingToPredictError, OSError) as error:
+                return error
+
+        paths = list(paths)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(prepare, path) for path in paths[: workers + 1]]
+            for index, path in enumerate(paths):
+                clip = futures[index].result()
+                if index + workers + 1 < len(paths):  # keep the pool `workers` files ahead, never all of them
+                    futures.append(pool.submit(prepare, paths[index + workers + 1]))
+                yield path, clip if isinstance(clip, Exception) else self.predict_clip(clip)
 
 
 def predict(videos, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None) -> list[Prediction]:

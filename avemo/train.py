@@ -7,6 +7,8 @@ then read the cache.
 
 import json
 import logging
+import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,13 +28,14 @@ class TrainOptions:
     split: str = "speaker"  # "speaker": speaker-independent split; "none": every clip in train, validation and test
     max_steps: int = -1
     epochs: float = 30.0
-    batch_size: int = 8
-    eval_batch_size: int | None = None
+    # 2 clips a step, 4 steps summed: the effective batch of 8 in 3.2 GB on a CPU (8 at once peaked at 6.3 GB).
+    batch_size: int = 2
+    eval_batch_size: int | None = None  # default 8 (no gradients: little memory)
     learning_rate: float = 1e-4
     backbone_lr_scale: float = 0.1
     weight_decay: float = 1e-4
     warmup_ratio: float = 0.05
-    gradient_accumulation_steps: int = 1
+    gradient_accumulation_steps: int = 4
     mixed_precision: str = "no"  # "no", "bf16", "fp16"
     freeze_face: bool = False
     freeze_audio: bool = False
@@ -118,7 +121,7 @@ def train(options: TrainOptions) -> dict:
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         per_device_train_batch_size=options.batch_size,
-        per_device_eval_batch_size=options.eval_batch_size or options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size or 8,
         learning_rate=options.learning_rate,
         weight_decay=options.weight_decay,
         warmup_steps=options.warmup_ratio,  # a float in [0, 1) is a share of the steps
@@ -142,8 +145,14 @@ def train(options: TrainOptions) -> dict:
         ddp_find_unused_parameters=True,  # a batch without faces (or audio) leaves that CNN unused
         report_to=[],
         seed=options.seed,
-        disable_tqdm=False,
+        # A bar on a terminal; in a log file the plain lines of PlainTrainingLog say the same without cursor codes.
+        disable_tqdm=not sys.stderr.isatty(),
+        logging_first_step=True,
     )
+    if not sys.stderr.isatty():
+        import datasets
+
+        datasets.disable_progress_bars()
     with args.main_process_first(desc="feature caching"):
         cached = cache_features(corpus, processor, options.cache_dir or output_dir / "cache", num_proc=options.num_proc)
     cached = drop_failed(cached, log=logger.warning if args.process_index else print)
@@ -155,6 +164,8 @@ def train(options: TrainOptions) -> dict:
     for name, split in splits.items():
         if len(split) == 0:
             raise ValueError(f"the {name} split is empty: {options.data_dir} holds too few usable clips")
+    if args.process_index == 0:
+        print(split_table(splits, labels), flush=True)
 
     if options.max_steps > 0:
         # Evaluate (and keep the best) once per epoch, or at least once at the end of a short run.
@@ -162,6 +173,9 @@ def train(options: TrainOptions) -> dict:
         every = max(1, min(options.max_steps, steps_per_epoch))
         args.eval_strategy = args.save_strategy = "steps"
         args.eval_steps = args.save_steps = every
+    # The loss is shown at least once an epoch (and the Trainer adds the first step and the end of training).
+    total_steps = options.max_steps if options.max_steps > 0 else int(options.epochs * len(splits["train"]) / max(1, options.batch_size * args.world_size * options.gradient_accumulation_steps))
+    args.logging_steps = max(1, min(options.logging_steps, total_steps // 2 or 1))
 
     class_weights = None
     if options.class_weights:
@@ -177,7 +191,15 @@ def train(options: TrainOptions) -> dict:
         compute_metrics=_compute_metrics(len(labels)),
         class_weights=class_weights,
         backbone_lr_scale=options.backbone_lr_scale,
+        callbacks=[plain_training_log()],
     )
+    # The plain lines replace the Trainer's printed dicts of logs (in a file) and its dicts under the bar (on a
+    # terminal, where the bar itself stays).
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_bar_without_logs())
     # The provenance record of this run, in the config of every checkpoint and of OUT/best.
     run = model.training_run(
         tool="avemo train",
@@ -188,7 +210,8 @@ def train(options: TrainOptions) -> dict:
     )
     checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
-    print(f"rank {args.process_index}/{args.world_size}: trained {result.global_step} steps", flush=True)
+    processes = f" in each of {args.world_size} processes" if args.world_size > 1 else ""
+    print(f"process {args.process_index + 1} of {args.world_size}: trained {result.global_step} steps{processes}", flush=True)
 
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
     run.update(steps=result.global_step, epochs=round(float(trainer.state.epoch or 0), 3), best_validation_uar=trainer.state.best_metric)
@@ -209,6 +232,8 @@ def train(options: TrainOptions) -> dict:
     trainer.save_model(str(best))  # main process only
     if trainer.is_world_process_zero():
         processor.save_pretrained(best)
+        (best / "training_args.bin").unlink(missing_ok=True)  # a pickle, and training state: best/ is a model folder
+        _keep_last_checkpoint(output_dir / "checkpoints")
         info = {
             "corpus": options.corpus,
             "data_dir": str(options.data_dir),
@@ -224,3 +249,61 @@ def train(options: TrainOptions) -> dict:
         (best / "training_info.json").write_text(json.dumps(info, indent=2))
         return info["test"]
     return {}
+
+
+def split_table(splits: dict, labels: list[str]) -> str:
+    """Clips per label in each split, printed before training so that a wrong split is seen at once."""
+    import numpy as np
+
+    counts = {name: np.bincount(np.asarray(split["label"]), minlength=len(labels)) for name, split in splits.items()}
+    width = max(len(label) for label in labels + ["label"])
+    lines = [f"{'label':<{width}}  " + "  ".join(f"{name:>10}" for name in counts)]
+    for index, label in enumerate(labels):
+        lines.append(f"{label:<{width}}  " + "  ".join(f"{int(count[index]):>10}" for count in counts.values()))
+    lines.append(f"{'all':<{width}}  " + "  ".join(f"{int(count.sum()):>10}" for count in counts.values()))
+    return "clips per label and split:\n" + "\n".join(lines)
+
+
+def _keep_last_checkpoint(folder: Path) -> None:
+    """After a finished run only the last checkpoint is kept, for --resume; OUT/best holds the best weights."""
+    checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[-1]))
+    for old in checkpoints[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _bar_without_logs():
+    from transformers.trainer_callback import ProgressCallback
+
+    class BarWithoutLogs(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass  # PlainTrainingLog prints them
+
+    return BarWithoutLogs()
+
+
+def plain_training_log():
+    """A callback printing loss and validation metrics as plain lines (the class is made on first use, so that
+    importing this module, as the CLI's --help does, stays light)."""
+    from transformers import TrainerCallback
+
+    class PlainTrainingLog(TrainerCallback):
+        """Loss and validation metrics as plain lines (main process), readable in a log file."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            if "loss" in logs:
+                epoch = f"epoch {state.epoch:.2f}, " if state.epoch is not None else ""
+                print(f"step {state.global_step}/{state.max_steps}: {epoch}loss {logs['loss']:.4f}, learning rate {logs.get('learning_rate', 0):.2e}", flush=True)
+            elif "train_loss" in logs:
+                print(f"training done: {state.global_step} steps, mean loss {logs['train_loss']:.4f}", flush=True)
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            if not state.is_world_process_zero or not metrics:
+                return
+            shown = {key.split("_", 1)[1]: value for key, value in metrics.items() if key.split("_", 1)[-1] in ("loss", "accuracy", "uar", "macro_f1")}
+            name = next(iter(metrics)).split("_", 1)[0] if metrics else "eval"
+            split = "validation" if name == "eval" else name
+            print(f"step {state.global_step}: {split} " + ", ".join(f"{key} {value:.4f}" for key, value in shown.items()), flush=True)
+
+    return PlainTrainingLog()

@@ -20,8 +20,8 @@ import needs `pkg_resources`).
 
 import importlib.util
 import math
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -151,19 +151,29 @@ def model_file(name: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+# dlib's detectors keep scratch buffers: two threads running one detector at once corrupt the heap (seen with the
+# up-sampling retry). Each thread gets its own, made on first use and kept for the thread's life.
+_per_thread = threading.local()
+
+
+def _per_thread_model(name, make):
+    model = getattr(_per_thread, name, None)
+    if model is None:
+        model = make()
+        setattr(_per_thread, name, model)
+    return model
+
+
 def _hog_detector():
-    return _dlib().get_frontal_face_detector()
+    return _per_thread_model("hog", lambda: _dlib().get_frontal_face_detector())
 
 
-@lru_cache(maxsize=None)
 def _cnn_detector():
-    return _dlib().cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat")))
+    return _per_thread_model("cnn", lambda: _dlib().cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat"))))
 
 
-@lru_cache(maxsize=None)
 def _landmark_predictor():
-    return _dlib().shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat")))
+    return _per_thread_model("landmarks", lambda: _dlib().shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat"))))
 
 
 def as_rgb_uint8(frame, where: str = "frame") -> np.ndarray:

@@ -282,3 +282,29 @@ def test_cli_checks_files_before_loading_the_model(tmp_path):
     result = run_avemo("predict", tmp_path / "nope.mp4", "--model", tmp_path / "no-model")
     assert result.returncode == 1
     assert result.stderr.strip() == f"avemo predict: error: {tmp_path / 'nope.mp4'}: file not found"
+
+
+def test_concurrent_predictions_each_get_their_own_result(predictor, shared_data):
+    """Threads predicting at once (a Space's requests, predict_files' read-ahead) give what one at a time gives,
+    also when dlib's up-sampling retry runs in two threads together (it shared scratch buffers and crashed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [shared_data / "video" / name for name in ("single_face.mp4", "no_face.mp4", "face_noface.mov")] * 3
+    files.append(shared_data / "images" / "single_face.jpg")
+
+    def scores(path):
+        try:
+            return predictor.predict_file(path).scores
+        except NothingToPredictError as error:
+            return str(error)
+
+    alone = [scores(path) for path in files[:3]] + [scores(files[-1])]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(scores, files))
+    expected = alone[:3] * 3 + alone[3:]
+    for got, want in zip(together, expected):
+        assert got == want if isinstance(want, str) else got == pytest.approx(want, abs=1e-6)
+    streamed = list(predictor.predict_files(files, workers=2))
+    assert [path for path, _ in streamed] == files
+    for (_, got), want in zip(streamed, expected):
+        assert str(got) == want if isinstance(want, str) else got.scores == pytest.approx(want, abs=1e-6)

@@ -210,7 +210,7 @@ def test_a_two_step_avemo_train_is_called_no_better_than_chance(shared_data, tmp
     data = make_ravdess_like_corpus(tmp_path / "data", shared_data / "faces" / "ravdess", actors=(1, 2, 17, 21))
     (tmp_path / "tiny.json").write_text(json.dumps(TINY))
     result = run_avemo("train", "--data-dir", data, "--corpus", "ravdess", "--output-dir", tmp_path / "out",
-                       "--config", tmp_path / "tiny.json", "--max-steps", 2, "--batch-size", 2, "--num-frames", 2, "--train-frames", 2)
+                       "--config", tmp_path / "tiny.json", "--max-steps", 2, "--batch-size", 2, "--gradient-accumulation-steps", 1, "--num-frames", 2, "--train-frames", 2)
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((tmp_path / "out" / "best" / "config.json").read_text())
     [run] = config["provenance"]["training"]

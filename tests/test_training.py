@@ -136,7 +136,7 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     output = tmp_path / "run"
     options = TrainOptions(
         data_dir=str(synthetic_corpus), corpus="ravdess", output_dir=str(output), config=str(tiny_config_file),
-        max_steps=60, batch_size=8, learning_rate=3e-3, backbone_lr_scale=1.0, num_frames=4, train_frames=4, logging_steps=20,
+        max_steps=60, batch_size=8, gradient_accumulation_steps=1, learning_rate=3e-3, backbone_lr_scale=1.0, num_frames=4, train_frames=4, logging_steps=20,
     )
     test_metrics = train(options)
     assert test_metrics["accuracy"] >= 0.8, test_metrics
@@ -175,7 +175,7 @@ def test_fits_the_real_crema_d_speech(shared_data, tmp_path):
                   attention_dropout=0.1, classifier_dropout=0.1)
     (tmp_path / "audio.json").write_text(json.dumps(config))
     result = avemo("train", "--data-dir", folder, "--corpus", "crema-d", "--output-dir", tmp_path / "out", "--config", tmp_path / "audio.json",
-                   "--max-steps", 60, "--batch-size", 6, "--learning-rate", 3e-3, "--backbone-lr-scale", 1, "--split", "none")
+                   "--max-steps", 60, "--batch-size", 6, "--gradient-accumulation-steps", 1, "--learning-rate", 3e-3, "--backbone-lr-scale", 1, "--split", "none")
     assert result.returncode == 0, result.stderr[-3000:]
     result = avemo("evaluate", "--model", tmp_path / "out" / "best", "--data-dir", folder, "--corpus", "crema-d", "--output", tmp_path / "m.json")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -201,13 +201,13 @@ def test_two_processes_under_accelerate_launch(synthetic_corpus, tiny_config_fil
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
         "-m", "avemo.cli", "train", "--data-dir", str(data), "--corpus", "ravdess", "--output-dir", str(output),
-        "--config", str(tiny_config_file), "--max-steps", "4", "--batch-size", "2", "--num-frames", "4", "--train-frames", "4",
+        "--config", str(tiny_config_file), "--max-steps", "4", "--batch-size", "2", "--gradient-accumulation-steps", "1", "--num-frames", "4", "--train-frames", "4",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(launcher, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
-    assert "rank 0/2: trained 4 steps" in log and "rank 1/2: trained 4 steps" in log
+    assert "process 1 of 2: trained 4 steps in each of 2 processes" in log and "process 2 of 2: trained 4 steps" in log
     written = sorted(path.parent for path in output.rglob("config.json") if "checkpoint" not in str(path))
     assert written == [output / "best"]
     assert json.loads((output / "best" / "training_info.json").read_text())["world_size"] == 2
