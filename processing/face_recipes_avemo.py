@@ -178,6 +178,18 @@ FACE_RECIPES = {
             license="torchvision: BSD-3-Clause; ImageNet: non-commercial research terms",
         ),
         FaceRecipe(
+            name="vggface",
+            geometry="chip",
+            size=224,
+            margin=0.3,
+            # VGG-Face subtracts its mean face colour on the 0-255 scale: (x / 255 - m / 255) / (1 / 255) = x - m.
+            mean=(129.186 / 255, 104.762 / 255, 93.594 / 255),
+            std=(1 / 255, 1 / 255, 1 / 255),
+            origin="VGG-Face (Parkhi et al. 2015; PyTorch port vgg_face_dag.pth): 224x224 RGB minus the mean "
+            "(129.19, 104.76, 93.59) on a 0-255 scale; the paper's 30 % dlib chips",
+            license="VGG-Face weights: non-commercial research use (Oxford VGG)",
+        ),
+        FaceRecipe(
             name="fer2013",
             geometry="box",
             size=64,

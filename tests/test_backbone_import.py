@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel, load_alexnet_weights, load_ir50_weights, load_resnet18_weights
+from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel, load_alexnet_weights, load_ir50_weights, load_resnet18_weights, load_vggface_weights
 from modeling_avemo.backbone_import import BackboneWeightsError
 
 from conftest import SHARED_DATA
@@ -213,3 +213,61 @@ def test_wrong_backbone_is_refused():
         load_ir50_weights(AVEmoModel(AVEmoConfig(modalities="audio")), {})
     with pytest.raises(BackboneWeightsError, match="no audio backbone"):
         load_alexnet_weights(AVEmoModel(AVEmoConfig(modalities="visual")), {})
+
+
+# --- VGG-Face (vgg_face_dag.pth, the PyTorch port of Parkhi et al. 2015) ---------------------------------------------
+
+VGG_STAGES = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))  # (stage, convolutions, width)
+
+
+def vggface_shapes(widths=(64, 128, 256, 512, 512), hidden=4096, identities=2622):
+    """vgg_face_dag.pth's names and shapes (written from the published layout), fc8 included."""
+    shapes, channels = {}, 3
+    for (stage, depth, _), width in zip(VGG_STAGES, widths):
+        for unit in range(1, depth + 1):
+            shapes[f"conv{stage}_{unit}.weight"] = [width, channels, 3, 3]
+            shapes[f"conv{stage}_{unit}.bias"] = [width]
+            channels = width
+    shapes.update({"fc6.weight": [hidden, channels * 7 * 7], "fc6.bias": [hidden], "fc7.weight": [hidden, hidden],
+                   "fc7.bias": [hidden], "fc8.weight": [identities, hidden], "fc8.bias": [identities]})
+    return shapes
+
+
+def reference_vggface(x, state):
+    """relu(fc7) of VGG-Face, written out with torch.nn.functional."""
+    for stage, depth, _ in VGG_STAGES:
+        for unit in range(1, depth + 1):
+            x = F.relu(F.conv2d(x, state[f"conv{stage}_{unit}.weight"], state[f"conv{stage}_{unit}.bias"], padding=1))
+        x = F.max_pool2d(x, 2, 2)
+    x = F.relu(F.linear(x.flatten(1), state["fc6.weight"], state["fc6.bias"]))
+    return F.relu(F.linear(x, state["fc7.weight"], state["fc7.bias"]))
+
+
+def test_vggface_names_and_shapes_are_the_published_ones():
+    model = AVEmoModel(AVEmoConfig(face_backbone="vggface", modalities="visual"))
+    ours = {key: list(value.shape) for key, value in model.face_encoder.state_dict().items()}
+    published = vggface_shapes()
+    assert ours == {key: shape for key, shape in published.items() if not key.startswith("fc8.")}
+    assert model.config.face_size == 224 and model.config.face_recipe["name"] == "vggface"
+    # The VGG-Face mean (on 0-255) is what the recipe subtracts: (x / 255 - mean) / std = x - (129.19, 104.76, 93.59).
+    recipe = model.config.face_recipe
+    pixel = torch.tensor([200.0, 100.0, 50.0])
+    normalised = (pixel / 255 - torch.tensor(recipe["mean"])) / torch.tensor(recipe["std"])
+    torch.testing.assert_close(normalised, pixel - torch.tensor([129.186, 104.762, 93.594]))
+
+
+def test_vggface_checkpoint_reproduces_reference_forward(tmp_path):
+    """Same names, smaller widths (the full model holds 145 M weights): the loaded encoder equals the functional
+    VGG-16, fc8 is dropped, and a .pth with the published nesting loads."""
+    widths, hidden = (4, 8, 8, 16, 16), 32
+    state = random_state_dict(vggface_shapes(widths, hidden, identities=10), seed=9)
+    config = AVEmoConfig(face_backbone="vggface", modalities="visual", face_stage_widths=list(widths[:4]), face_embedding_size=hidden)
+    model = AVEmoForVideoClassification(config).eval()
+    torch.save({"state_dict": state}, tmp_path / "vgg_face_dag.pth")
+    load_vggface_weights(model, tmp_path / "vgg_face_dag.pth")
+    faces = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(model.avemo.face_encoder(faces), reference_vggface(faces, state), atol=1e-4, rtol=1e-4)
+    del state["conv3_2.weight"]
+    with pytest.raises(BackboneWeightsError, match="1 missing: conv3_2.weight"):
+        load_vggface_weights(model, state)

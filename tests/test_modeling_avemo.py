@@ -34,6 +34,8 @@ def _variants():
     variants.append(dict(modalities="visual", face_backbone="mini_xception", visual_attention="log_mean_exp"))
     variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="transformer", fusion="fbp"))
     variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="log_mean_exp", fusion="concat"))
+    # VGG-Face (224 px, the paper's weakest face CNN).
+    variants.append(dict(modalities="audio_visual", face_backbone="vggface", visual_attention="self", fusion="fbp"))
     return variants
 
 
