@@ -132,6 +132,20 @@ MUTANTS = [
         ["tests/test_processing.py"],
     ),
     Mutant(
+        "extractor-fmax-7600-in-computation", "the mel filters built up to 7.6 kHz whatever f_max says (defaults intact)",
+        "processing/feature_extraction_avemo.py",
+        "self.f_max if self.f_max is not None else self.sampling_rate / 2,", "7600.0,",
+        [f"{FORMULAS}::test_log_mel_and_deltas_match_librosa_with_the_pinned_settings"],
+        ["tests/test_processing.py"],
+    ),
+    Mutant(
+        "extractor-delta-width-9-in-computation", "9-frame deltas whatever delta_window says (defaults intact)",
+        "processing/feature_extraction_avemo.py",
+        'compute_deltas(static, self.delta_window, mode="replicate")', 'compute_deltas(static, 9, mode="replicate")',
+        [f"{FORMULAS}::test_delta_is_the_five_frame_regression_slope", f"{FORMULAS}::test_log_mel_and_deltas_match_librosa_with_the_pinned_settings"],
+        ["tests/test_processing.py"],
+    ),
+    Mutant(
         "extractor-log-floor-1e-8", "log-mel floored at -80 dB (1e-8) instead of -100 dB (1e-10)",
         "processing/feature_extraction_avemo.py",
         "static = 10.0 * torch.log10(spectrum.clamp_min(1e-10))", "static = 10.0 * torch.log10(spectrum.clamp_min(1e-8))",
@@ -264,7 +278,7 @@ def apply(mutant: Mutant, root: Path, overlay: Path) -> None:
     target.write_text(text.replace(mutant.old, mutant.new))
 
 
-def run_pytest(targets: list[str], tests_root: Path, overlay: Path | None, log: Path) -> tuple[int, list[str], float]:
+def run_pytest(targets: list[str], tests_root: Path, overlay: Path | None, log: Path, extra=()) -> tuple[int, list[str], float]:
     env = dict(os.environ)
     if overlay is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(overlay), *filter(None, [env.get("PYTHONPATH")])])
@@ -273,7 +287,7 @@ def run_pytest(targets: list[str], tests_root: Path, overlay: Path | None, log: 
     # The pytest console script, not `python -m pytest`, which would put the repository (the cwd) first on sys.path
     # and import the unmutated source.
     pytest = Path(sys.executable).parent / "pytest"
-    command = [str(pytest), *targets, "-x", "-q", "-rf", "-p", "no:cacheprovider"]
+    command = [str(pytest), *targets, *extra, "-x", "-q", "-rfE", "-p", "no:cacheprovider"]
     start = time.monotonic()
     result = subprocess.run(command, cwd=tests_root, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - start
@@ -298,6 +312,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run these mutants only")
     parser.add_argument("--relevant-files", action="store_true", help="run the whole relevant test files instead of the focused tests")
     parser.add_argument("--tests-from-commit", metavar="REV", help="use the tests of this revision (with --relevant-files)")
+    parser.add_argument("--test", action="append", metavar="NODE", help="run this test instead of each mutant's own (repeatable)")
+    parser.add_argument("--deselect", action="append", default=[], metavar="NODE", help="passed on to pytest (repeatable)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the check that the tests pass without a mutant")
     parser.add_argument("--logs", default=None, help="folder for the pytest log of each mutant (default: a temporary folder)")
     args = parser.parse_args()
@@ -327,9 +343,12 @@ def main() -> int:
         logs = Path(args.logs) if args.logs else scratch / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         targets_of = (lambda m: m.relevant) if args.relevant_files else (lambda m: m.tests)
+        if args.test:
+            targets_of = lambda m: args.test  # noqa: E731
+        extra = [f"--deselect={node}" for node in args.deselect]
         if not args.no_baseline:
             targets = sorted({target for mutant in mutants for target in targets_of(mutant)})
-            code, failed, elapsed = run_pytest(targets, tests_root, None, logs / "baseline.log")
+            code, failed, elapsed = run_pytest(targets, tests_root, None, logs / "baseline.log", extra)
             print(f"baseline (no mutant): {'pass' if code == 0 else 'FAIL'} in {elapsed:.0f} s")
             if code != 0:
                 print(f"mutants: the tests fail without any mutant ({', '.join(failed) or 'see ' + str(logs / 'baseline.log')})", file=sys.stderr)
@@ -339,7 +358,7 @@ def main() -> int:
             overlay = scratch / f"overlay-{mutant.name}"
             overlay.mkdir()
             apply(mutant, root, overlay)
-            code, failed, elapsed = run_pytest(targets_of(mutant), tests_root, overlay, logs / f"{mutant.name}.log")
+            code, failed, elapsed = run_pytest(targets_of(mutant), tests_root, overlay, logs / f"{mutant.name}.log", extra)
             shutil.rmtree(overlay)
             status = {0: "SURVIVED", 1: "killed"}.get(code, f"error (pytest exit {code})")
             results.append((mutant, status, failed))

@@ -105,9 +105,17 @@ def test_alexnet_importer_reads_safetensors_and_nested_checkpoints(container, tm
 
 
 def test_ir50_importer_reads_safetensors_with_published_names(tmp_path):
-    state = random_state_dict(reference_keys()["ir50_112"], seed=12)
+    # A small IR50 (stages of 3, 4, 1, 1 units) whose keys are all face.evoLVe IR_50 keys; smaller shapes.
+    config = AVEmoConfig(modalities="visual", face_stage_depths=[3, 4, 1, 1], face_stage_widths=[4, 8, 16, 16], face_embedding_size=16)
+    model = AVEmoForVideoClassification(config)
+    shapes = {key: list(value.shape) for key, value in model.avemo.face_encoder.state_dict().items()}
+    assert set(shapes) <= set(reference_keys()["ir50_112"])
+    state = random_state_dict(shapes, seed=12)
     path = tmp_path / "backbone_ir50.safetensors"
     save_file(state, str(path))
-    model = AVEmoForVideoClassification(AVEmoConfig(modalities="visual"))
     load_ir50_weights(model, path)
     _assert_loaded(model.avemo.face_encoder, state)
+    # Nested and prefixed as DataParallel training scripts save it.
+    torch.save({"state_dict": {"module." + key: value * 2 for key, value in state.items()}}, tmp_path / "nested.pth")
+    load_ir50_weights(model, tmp_path / "nested.pth")
+    _assert_loaded(model.avemo.face_encoder, {key: value * 2 for key, value in state.items()})
