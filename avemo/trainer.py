@@ -1,7 +1,8 @@
 """`AVEmoTrainer`: the transformers Trainer with the knobs emotion corpora need.
 
 - learning-rate groups: the pretrained CNNs (face and audio backbones) train at `backbone_lr_scale` times the
-  learning rate of the attention, fusion and classifier layers;
+  learning rate of the attention, fusion and classifier layers; no weight decay on biases, LayerNorm and
+  BatchNorm parameters;
 - class weights for unbalanced corpora (weighted cross-entropy);
 - backbones can be frozen (`freeze_backbones`);
 - a separate `eval_data_collator` (fixed frame sampling) for evaluation and prediction.
@@ -80,6 +81,18 @@ class AVEmoTrainer(Trainer):
     def predict(self, *args, **kwargs):
         with self._evaluation_collator():
             return super().predict(*args, **kwargs)
+
+    def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
+        """transformers' rule (no weight decay on biases and LayerNorm) and none on BatchNorm either, as face.evoLVe
+        trains IR50 (`separate_irse_bn_paras`). transformers finds norm layers by type (LayerNorm only) or by a
+        name containing "norm"; the BatchNorm layers here are named by index (`res_layer.0`) or `bn1`."""
+        batch_norm = {
+            f"{module_name}.{name}" if module_name else name
+            for module_name, module in model.named_modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm)
+            for name, _ in module.named_parameters(recurse=False)
+        }
+        return [name for name in super().get_decay_parameter_names(model) if name not in batch_norm]
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:

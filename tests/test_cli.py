@@ -1,6 +1,7 @@
 """The `avemo` command: init, predict, errors."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,23 @@ def test_predict_with_a_bad_model_path_is_one_line(tmp_path, shared_data):
     result = avemo("predict", shared_data / "video" / "single_face.mp4", "--model", tmp_path / "nowhere")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "nowhere" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_prints_the_most_likely_label_first(tmp_path, shared_data):
+    """The default (shipped) model's text output: every label once, most likely first; nothing written here."""
+    video = shared_data / "video" / "single_face.mp4"
+    result = avemo("predict", video, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == [] and "model: faces only" in result.stderr
+    # First line: "FILE: LABEL  (LABEL p  LABEL p ...)", every label once, most likely first; LABEL is that one.
+    first = result.stdout.splitlines()[0]
+    match = re.fullmatch(re.escape(str(video)) + r": (\w+)  \((.*)\)", first)
+    assert match, first
+    label, listed = match.group(1), [pair.rsplit(" ", 1) for pair in match.group(2).split("  ")]
+    assert sorted(name for name, _ in listed) == sorted(AFEW_LABELS)
+    probabilities = [float(value) for _, value in listed]
+    assert probabilities == sorted(probabilities, reverse=True) and abs(sum(probabilities) - 1) < 0.004
+    assert label == listed[0][0]
 
 
 def test_init_with_backbone_checkpoints(tmp_path):

@@ -10,13 +10,14 @@ import sys
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from avemo.caching import cache_features, faces_array
 from avemo.collator import AVEmoCollator, evenly_spaced
 from avemo.corpora import load_corpus
 from avemo.model_folder import processor_for
 from avemo.train import TrainOptions, train
-from avemo.trainer import AVEmoTrainer, backbone_parameter_names, class_weights_from_counts, freeze_backbones
+from avemo.trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
 from conftest import run_avemo as avemo
@@ -77,32 +78,86 @@ def test_collator_pads_masks_and_samples():
     assert all(draw["audio_mask"].sum(-1).tolist() == [51, 51, 0] for draw in draws)
 
 
-def test_optimizer_groups_frozen_backbones_and_class_weights(tmp_path):
+def _expected_groups(model):
+    """The optimizer's groups, stated from module types (not with the functions the trainer uses):
+    - backbone = the parameters of the face CNN and of the audio CNN modules; they get lr * backbone_lr_scale;
+    - no weight decay: every bias, and the weights of LayerNorm and BatchNorm layers (transformers excludes biases
+      and LayerNorm; face.evoLVe's IR50 training excludes BatchNorm, `separate_irse_bn_paras`);
+    - weight decay: everything else (Conv2d and Linear weights, PReLU slopes, the missing-modality placeholders).
+    """
+    backbone = {id(p) for p in model.avemo.face_encoder.parameters()} | {id(p) for p in model.avemo.audio_encoder.parameters()}
+    no_decay = set()
+    kinds = {}
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            if name == "bias" or isinstance(module, (torch.nn.LayerNorm, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                no_decay.add(id(parameter))
+            kinds.setdefault(type(module).__name__, set()).add(id(parameter))
+    return backbone, no_decay, kinds
+
+
+def test_optimizer_groups_follow_module_types(tmp_path):
     from transformers import TrainingArguments
 
     model = AVEmoForVideoClassification(AVEmoConfig(**TINY))
     frozen = freeze_backbones(model, ("audio",))
-    assert frozen == sum(p.numel() for n, p in model.named_parameters() if "audio_encoder" in n)
+    assert frozen == sum(p.numel() for p in model.avemo.audio_encoder.parameters()) > 0
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.01, report_to=[], use_cpu=True)
-    trainer = AVEmoTrainer(model=model, args=args, backbone_lr_scale=0.1, class_weights=torch.tensor([1.0, 2.0, 0.0, 1, 1, 1, 1]))
+    trainer = AVEmoTrainer(model=model, args=args, backbone_lr_scale=0.1)
     optimizer = trainer.create_optimizer()
-    by_lr = {}
+    seen = {}
     for group in optimizer.param_groups:
         for parameter in group["params"]:
-            by_lr[id(parameter)] = (group["lr"], group["weight_decay"])
-    names = backbone_parameter_names(model)
+            assert id(parameter) not in seen, "a parameter is in two groups"
+            seen[id(parameter)] = (group["lr"], group["weight_decay"])
+    backbone, no_decay, kinds = _expected_groups(model)
+    # The rule covers every kind of layer the model has (so each branch below is exercised).
+    assert {"Conv2d", "Linear", "PReLU", "BatchNorm2d", "SafeBatchNorm1d", "LayerNorm", "AVEmoModel"} <= set(kinds)
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
-            assert id(parameter) not in by_lr, f"frozen {name} is optimised"
+            assert id(parameter) not in seen, f"frozen {name} is optimised"
             continue
-        lr, decay = by_lr[id(parameter)]
-        assert lr == pytest.approx(1e-4 if name in names else 1e-3), name
-        assert decay == (0.0 if name.endswith("bias") or "norm" in name.lower() or ".bn" in name else decay)
-    assert any(name.startswith("avemo.face_encoder") for name in names) and not any("audio_encoder" in n for n in names if model.get_parameter(n).requires_grad)
-    # Class weights change the loss: a class with weight 0 contributes nothing.
-    inputs = {"input_features": torch.randn(2, 3, 128, 100), "pixel_values": torch.randn(2, 2, 3, 112, 112), "labels": torch.tensor([2, 2])}
-    model.eval()
-    assert trainer.compute_loss(model, dict(inputs)).item() != trainer.compute_loss(model, dict(inputs, labels=torch.tensor([1, 1]))).item()
+        lr, decay = seen[id(parameter)]
+        assert lr == pytest.approx(1e-4 if id(parameter) in backbone else 1e-3), name
+        assert decay == (0.0 if id(parameter) in no_decay else 0.01), name
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert set(seen) == trainable
+    # Both values occur among trainable parameters of both speeds: face CNN (PReLU decays, BN does not), head.
+    face = list(model.avemo.face_encoder.modules())
+    assert seen[id(next(m for m in face if isinstance(m, torch.nn.PReLU)).weight)] == (pytest.approx(1e-4), 0.01)
+    assert seen[id(next(m for m in face if isinstance(m, torch.nn.BatchNorm2d)).weight)] == (pytest.approx(1e-4), 0.0)
+    assert seen[id(model.classifier.weight)] == (pytest.approx(1e-3), 0.01)
+    assert seen[id(model.avemo.missing_visual_embedding)] == (pytest.approx(1e-3), 0.01)
+
+
+def test_class_weighted_loss_is_weighted_cross_entropy(tmp_path):
+    """loss = sum_i w[y_i] (-log softmax(z_i)[y_i]) / sum_i w[y_i], written out and compared with
+    F.cross_entropy(weight=w) on the same logits; a weight-0 class contributes nothing."""
+    from transformers import TrainingArguments
+
+    torch.manual_seed(0)
+    model = AVEmoForVideoClassification(AVEmoConfig(**TINY)).eval()
+    with torch.no_grad():  # spread logits, so that the clips' losses differ and weighting them matters
+        model.classifier.weight.copy_(torch.randn_like(model.classifier.weight) * 5)
+    weights = torch.tensor([1.0, 2.5, 0.0, 0.5, 1.0, 1.0, 4.0])
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    trainer = AVEmoTrainer(model=model, args=args, class_weights=weights)
+    features = {"input_features": torch.randn(4, 3, 128, 100), "pixel_values": torch.randn(4, 2, 3, 112, 112)}
+    labels = torch.tensor([1, 3, 6, 1])
+    with torch.no_grad():
+        logits = model(**features).logits.double()
+        loss = trainer.compute_loss(model, dict(features, labels=labels)).item()
+        loss_with_zero_class = trainer.compute_loss(model, dict(features, labels=torch.tensor([1, 3, 6, 2]))).item()
+    log_probabilities = logits.log_softmax(-1)
+    w = weights.double()[labels]
+    expected = -(w * log_probabilities[torch.arange(4), labels]).sum() / w.sum()
+    assert loss == pytest.approx(expected.item(), rel=1e-5)
+    assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, labels, weight=weights.double()).item(), rel=1e-5)
+    unweighted = torch.nn.functional.cross_entropy(logits, labels).item()
+    assert abs(unweighted - expected.item()) > 0.05  # the weights matter for these labels
+    # The fourth clip now has a weight-0 label: the loss is the weighted mean over the first three.
+    first_three = -(w[:3] * log_probabilities[torch.arange(3), labels[:3]]).sum() / w[:3].sum()
+    assert loss_with_zero_class == pytest.approx(first_three.item(), rel=1e-5)
     weights = class_weights_from_counts([10, 30, 0])
     assert weights.tolist() == pytest.approx([1.5, 0.5, 0.0])
 
@@ -127,10 +182,193 @@ def test_feature_cache_is_reused_and_resumes(synthetic_corpus, tmp_path):
     np.testing.assert_array_equal(faces_array(again[3]["faces"], 112), np.stack([face.crop for face in clip.faces]))
 
 
+def test_feature_cache_is_rebuilt_when_processor_settings_change(synthetic_corpus, tmp_path):
+    corpus = load_corpus("ravdess", synthetic_corpus).select(range(2))
+    processor = processor_for(AVEmoConfig())
+    processor.num_frames = 2
+    two = cache_features(corpus, processor, tmp_path)
+    first_files = {path: path.stat().st_mtime_ns for path in tmp_path.glob("clips-*.arrow")}
+    processor.num_frames = 3
+    three = cache_features(corpus, processor, tmp_path)
+    assert [faces_array(row["faces"], 112).shape[0] for row in two] == [2, 2]
+    assert [faces_array(row["faces"], 112).shape[0] for row in three] == [3, 3]  # not the stale 2-frame cache
+    assert len(list(tmp_path.glob("clips-*.arrow"))) == 2 * len(first_files)
+    # Back to the first settings: their cache is read again, untouched.
+    processor.num_frames = 2
+    again = cache_features(corpus, processor, tmp_path)
+    assert {path: path.stat().st_mtime_ns for path in first_files} == first_files
+    assert again[1]["faces"] == two[1]["faces"]
+
+
+def test_gradient_accumulation_averages_the_micro_batch_losses(tmp_path):
+    """With 2 accumulation steps, the update uses the gradient of the mean of the two micro-batch losses (each a
+    per-batch mean): (grad L1 + grad L2) / 2, computed here by hand on a copy with the same initial weights."""
+    import copy
+
+    from datasets import Dataset
+    from transformers import TrainerCallback, TrainingArguments
+
+    config = AVEmoConfig(**dict(TINY, modalities="audio", audio_attention="mean", classifier_dropout=0.0, num_mel_bins=64,
+                                id2label={0: "a", 1: "b", 2: "c"}))
+    torch.manual_seed(0)
+    model = AVEmoForVideoClassification(config)
+    initial = copy.deepcopy(model.state_dict())
+    generator = torch.Generator().manual_seed(0)
+    rows = [{"input_features": (torch.randn(3, 64, 70, generator=generator) * (1 + i)).tolist(), "labels": i % 3} for i in range(4)]
+    batches, gradients = [], {}
+
+    def collate(features):
+        batch = {"input_features": torch.stack([f["input_features"] for f in features]), "labels": torch.stack([f["labels"] for f in features])}
+        batches.append({key: value.clone() for key, value in batch.items()})
+        return batch
+
+    class CaptureGradients(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            gradients.update({name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None})
+
+    args = TrainingArguments(
+        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=2, max_grad_norm=0,
+        report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True,
+    )
+    trainer = AVEmoTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows).with_format("torch"),
+                           data_collator=collate, callbacks=[CaptureGradients()])
+    trainer.train()
+    assert len(batches) == 2 and gradients
+    reference = AVEmoForVideoClassification(config)
+    reference.load_state_dict(initial)
+    reference.train()
+    losses = [torch.nn.functional.cross_entropy(reference(input_features=b["input_features"]).logits, b["labels"]) for b in batches]
+    ((losses[0] + losses[1]) / 2).backward()
+    for name, parameter in reference.named_parameters():
+        torch.testing.assert_close(gradients[name], parameter.grad, rtol=1e-4, atol=1e-7, msg=name)
+
+
+def _ravdess_subset(synthetic_corpus, root, clips_by_actor):
+    """A RAVDESS folder of symlinks to some synthetic clips: {actor: [emotion codes]}."""
+    for actor, emotions in clips_by_actor.items():
+        folder = root / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        for emotion in emotions:
+            name = f"01-01-{emotion}-01-01-01-{actor:02d}.mp4"
+            (folder / name).symlink_to(synthetic_corpus / f"Actor_{actor:02d}" / name)
+    return root
+
+
+def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(synthetic_corpus, tmp_path, monkeypatch):
+    """`train --init-from DIR --class-weights --freeze-audio`: the run starts from the folder's weights, the loss
+    uses inverse-frequency weights of the training split, the audio CNN stays as it was."""
+    from avemo.model_folder import init_model_folder
+    from avemo.trainer import AVEmoTrainer as Trainer
+
+    all_three = ["01", "03", "05"]
+    data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 2: ["03", "05"], 17: all_three, 21: all_three})
+    init = init_model_folder(tmp_path / "init", AVEmoConfig(**TINY), seed=3)
+    seen_weights = []
+    compute_loss = Trainer.compute_loss
+
+    def recording_compute_loss(self, model, inputs, *args, **kwargs):
+        if model.training:
+            seen_weights.append(self.class_weights.clone())
+        return compute_loss(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "compute_loss", recording_compute_loss)
+    options = TrainOptions(
+        data_dir=str(data), corpus="ravdess", output_dir=str(tmp_path / "out"), init_from=str(init), class_weights=True,
+        freeze_audio=True, max_steps=2, batch_size=2, learning_rate=1e-3, backbone_lr_scale=1.0, num_frames=2, train_frames=2,
+    )
+    train(options)
+    # Train split (actors 1, 2): Neutral 1, Happy 2, Angry 2 clips. Inverse frequency 5/1, 5/2, 5/2, scaled to mean 1
+    # over the classes present: 1.5, 0.75, 0.75 at their RAVDESS indices (Neutral 0, Happy 2, Angry 4); 0 elsewhere.
+    assert len(seen_weights) == 2
+    for weights in seen_weights:
+        torch.testing.assert_close(weights, torch.tensor([1.5, 0.0, 0.75, 0.0, 0.75, 0.0, 0.0, 0.0]))
+    start, trained = load_file(str(init / "model.safetensors")), load_file(str(tmp_path / "out" / "best" / "model.safetensors"))
+    model = AVEmoForVideoClassification(AVEmoConfig(**TINY))
+    parameters = {name for name, _ in model.named_parameters()}
+    audio = [name for name in parameters if name.startswith("avemo.audio_encoder.")]
+    face = [name for name in parameters if name.startswith("avemo.face_encoder.")]
+    assert audio and all(torch.equal(trained[name], start[name]) for name in audio)
+    # The face CNN trained from the folder's weights: two Adam steps of lr 1e-3 move each weight by at most ~2e-3,
+    # while the weights of another random initialisation differ by O(0.1-1).
+    moved = max((trained[name] - start[name]).abs().max().item() for name in face)
+    assert 0 < moved < 5e-3
+    assert json.loads((tmp_path / "out" / "best" / "config.json").read_text())["id2label"]["4"] == "Angry"
+
+
+def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic_corpus, tmp_path):
+    """`avemo train --ir50 --alexnet --freeze-face --class-weights` on a corpus holding one unreadable clip: the
+    clip is skipped and reported, the face CNN keeps the IR50 checkpoint exactly, the audio CNN starts from the
+    AlexNet checkpoint and trains."""
+    from test_backbone_import import random_state_dict, reference_keys
+
+    all_three = ["01", "03", "05"]
+    data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 2: all_three, 17: all_three, 21: all_three})
+    bad = data / "Actor_02" / "01-01-03-01-01-02-02.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    # face.evoLVe names: with stages of 3, 4, 1, 1 units (widths 4, 8, 16, 16) every key of this small IR50 is a
+    # key of the published IR_50 (its shortcut convolutions sit at body.3 and body.7 too); smaller shapes.
+    config = dict(TINY, face_stage_depths=[3, 4, 1, 1], face_stage_widths=[4, 8, 16, 16])
+    config.pop("audio_channels")  # the published AlexNet widths
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    shapes = {key: list(value.shape) for key, value in AVEmoForVideoClassification(AVEmoConfig(**config)).avemo.face_encoder.state_dict().items()}
+    assert set(shapes) <= set(reference_keys()["ir50_112"])
+    ir50, alexnet = random_state_dict(shapes, seed=1), random_state_dict(reference_keys()["alexnet_features"], seed=2)
+    torch.save(ir50, tmp_path / "ir50.pth")
+    torch.save(alexnet, tmp_path / "alexnet.pth")
+    result = avemo(
+        "train", "--data-dir", data, "--corpus", "ravdess", "--output-dir", tmp_path / "out", "--config", tmp_path / "config.json",
+        "--ir50", tmp_path / "ir50.pth", "--alexnet", tmp_path / "alexnet.pth", "--freeze-face", "--class-weights",
+        "--max-steps", 2, "--batch-size", 2, "--num-frames", 2, "--train-frames", 2, "--learning-rate", 1e-3, "--backbone-lr-scale", 1,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert f"skipped {bad}" in log
+    info = json.loads((tmp_path / "out" / "best" / "training_info.json").read_text())
+    assert info["split_sizes"] == {"train": 6, "validation": 3, "test": 3}  # 7 train clips, the bad one dropped
+    trained = load_file(str(tmp_path / "out" / "best" / "model.safetensors"))
+    for key, value in ir50.items():
+        if not key.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.equal(trained[f"avemo.face_encoder.{key}"], value), key
+    moved = max((trained[f"avemo.audio_encoder.{key}"] - value).abs().max().item() for key, value in alexnet.items())
+    assert 0 < moved < 5e-3
+
+
+def test_evaluate_maps_labels_by_name_on_a_split(synthetic_corpus, tmp_path):
+    """`avemo evaluate --split validation`: only the validation actors (17-20), corpus labels matched to the model's
+    labels by name (any case, any order), unreadable clips skipped and listed."""
+    from avemo.evaluate_model import label_mapping
+    from avemo.model_folder import init_model_folder
+
+    all_three = ["01", "03", "05"]
+    data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 17: all_three, 18: ["03"], 21: all_three})
+    bad = data / "Actor_18" / "01-01-05-01-01-01-18.mp4"
+    bad.write_bytes(b"not a video")
+    # The model's labels: RAVDESS' eight in another order and case.
+    model_labels = ["surprised", "ANGRY", "Sad", "happy", "Disgust", "NEUTRAL", "fearful", "Calm"]
+    config = AVEmoConfig(**TINY, id2label=dict(enumerate(model_labels)))
+    model = init_model_folder(tmp_path / "model", config)
+    result = avemo("evaluate", "--model", model, "--data-dir", data, "--corpus", "ravdess", "--split", "validation", "--output", tmp_path / "m.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["num_clips"] == 4 and report["split"] == "validation" and report["labels"] == model_labels
+    assert [entry["file"] for entry in report["skipped"]] == [str(bad)]
+    # Rows are true labels in the model's order: actor 17's Neutral, Happy, Angry and actor 18's Happy.
+    rows = np.asarray(report["confusion_matrix"]).sum(1)
+    expected = np.zeros(8, dtype=int)
+    expected[model_labels.index("NEUTRAL")] = 1
+    expected[model_labels.index("happy")] = 2
+    expected[model_labels.index("ANGRY")] = 1
+    np.testing.assert_array_equal(rows, expected)
+    # A model whose labels do not cover the corpus' is refused, naming what is missing.
+    assert label_mapping(["Happy", "Calm"], model_labels, "m") == [3, 7]
+    with pytest.raises(ValueError, match=r"\['Calm'\]"):
+        label_mapping(["Happy", "Calm"], list(AVEmoConfig().id2label.values()), "afew-model")
+
+
 # ------------------------------------------------------------------------------------------- learning works
 
 
-def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus, tiny_config_file, tmp_path):
+def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus, tiny_config_file, tmp_path, monkeypatch):
     """72 clips (24 speakers x 3 labels), a label signal in faces and in audio, speaker-independent split: the
     real processor, cache, collator and Trainer reach held-out accuracy far above chance (1/3)."""
     output = tmp_path / "run"
@@ -159,9 +397,39 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
         assert matrix[labels.index({"01": "Neutral", "03": "Happy", "05": "Angry"}[code])].sum() == 4
     assert (tmp_path / "eval" / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # Resume: a longer run continues from the last checkpoint instead of starting over.
+    # Best checkpoint: the Trainer keeps a strictly better validation UAR, so the best is the first evaluation that
+    # reached the highest UAR of the run's log; OUT/best holds that checkpoint's weights (only the last checkpoint
+    # is kept after a run, so they are checked by evaluating OUT/best on the validation split again).
+    history = json.loads((output / "checkpoints" / "checkpoint-60" / "trainer_state.json").read_text())["log_history"]
+    evaluations = [(entry["step"], entry["eval_uar"]) for entry in history if "eval_uar" in entry]
+    assert [step for step, _ in evaluations] == list(range(6, 61, 6))
+    best_uar = max(uar for _, uar in evaluations)
+    best_step = next(step for step, uar in evaluations if uar == best_uar)
+    assert info["best_checkpoint"] == str(output / "checkpoints" / f"checkpoint-{best_step}")
+    assert info["best_validation_uar"] == best_uar
+    assert sorted(path.name for path in (output / "checkpoints").iterdir()) == ["checkpoint-60"]
+    again = avemo("evaluate", "--model", best, "--data-dir", synthetic_corpus, "--corpus", "ravdess", "--split", "validation",
+                  "--output", tmp_path / "eval" / "validation.json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "eval" / "validation.json").read_text())["uar"] == pytest.approx(best_uar, abs=1e-6)
+
+    # Resume: a longer run continues from the last checkpoint (step 60): it runs steps 61-64 only, and the log
+    # history of steps 1-60 is kept, not redone.
+    steps_run = []
+    training_step = AVEmoTrainer.training_step
+
+    def counting_training_step(self, *args, **kwargs):
+        steps_run.append(self.state.global_step)
+        return training_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(AVEmoTrainer, "training_step", counting_training_step)
     options.max_steps, options.resume = 64, True
     train(options)
+    assert steps_run == [60, 61, 62, 63]
+    state = json.loads((output / "checkpoints" / "checkpoint-64" / "trainer_state.json").read_text())
+    assert state["global_step"] == 64
+    assert state["log_history"][: len(history)] == history
+    assert all(60 < entry["step"] <= 64 for entry in state["log_history"][len(history) :])
     assert json.loads((best / "training_info.json").read_text())["global_step"] == 64
 
 
