@@ -206,6 +206,13 @@ def write_timeline(rows: list[TimelineWindow], labels: list[str], output: str | 
 
 def plot_timeline(rows: list[TimelineWindow], labels: list[str], output: str | PathLike, title: str = "") -> Path:
     """A PNG of each label's score over time (window centres), the winning label marked along the top."""
+    output = Path(output)
+    timeline_figure(rows, labels, title).savefig(output, dpi=110)
+    return output
+
+
+def timeline_figure(rows: list[TimelineWindow], labels: list[str], title: str = ""):
+    """The matplotlib Figure of `plot_timeline` (the Space shows it as is)."""
     from matplotlib.figure import Figure
 
     centres = [(row.start + row.end) / 2 for row in rows]
@@ -223,6 +230,4 @@ def plot_timeline(rows: list[TimelineWindow], labels: list[str], output: str | P
     axes.set_ylabel("probability")
     axes.set_title(title or "emotion scores per window (top band: the winning label)")
     axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    output = Path(output)
-    figure.savefig(output, dpi=110)
-    return output
+    return figure

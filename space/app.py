@@ -28,6 +28,8 @@ logger = logging.getLogger("avemo.space")
 
 DEFAULT_MAX_SECONDS = 60.0
 DEFAULT_MAX_MB = 50.0
+# Uploads at least this long also get a timeline: a score every second over 2 s windows (avemo predict --timeline).
+TIMELINE_FROM_SECONDS = 10.0
 # Example media, relative to an examples folder laid out like ../shared/data (see find_examples_dir).
 EXAMPLES = {
     "video/single_face.mp4": "a man smiling (2.4 s)",
@@ -125,6 +127,7 @@ class Analysis:
     audio_weights: object | None  # (H, W) attention over the audio map
     hop_seconds: float = 0.01
     labels: list[str] = field(default_factory=list)
+    timeline: list | None = None  # TimelineWindow rows for long uploads, else None
 
 
 class EmotionSpace:
@@ -185,6 +188,13 @@ class EmotionSpace:
                 audio_weights = outputs.audio_attentions[0].float().cpu().numpy()
         extractor = processor.feature_extractor
         prediction["file"] = path.name
+        timeline = None
+        duration = media_duration(path)
+        if duration is not None and duration >= TIMELINE_FROM_SECONDS:
+            from avemo.timeline import TimelineBuilder
+
+            timeline = list(TimelineBuilder(predictor, window=2.0, hop=1.0).run(path))
+            prediction["timeline"] = [row.to_dict() for row in timeline]
         return Analysis(
             prediction=prediction,
             frame_times=list(clip.frame_times),
@@ -196,6 +206,7 @@ class EmotionSpace:
             audio_weights=audio_weights,
             hop_seconds=extractor.hop_length / extractor.sampling_rate,
             labels=self.labels,
+            timeline=timeline,
         )
 
 
@@ -392,9 +403,15 @@ def build_demo(space: EmotionSpace):
             spectrogram, audio_note = None, "No audio in this file (or it is silent): the prediction comes from the faces."
         else:
             spectrogram, audio_note = None, "This model does not use the audio: there is no spectrogram to show."
+        over_time = None
+        if analysis.timeline:
+            from avemo.timeline import timeline_figure as windows_figure
+
+            over_time = windows_figure(analysis.timeline, analysis.labels, title=f"{path.name}: a score every second (2 s windows)")
         return (
             {label: float(score) for label, score in result["scores"].items()},
             summary_markdown(analysis, uses_audio),
+            over_time,
             timeline_figure(analysis),
             gallery,
             spectrogram,
@@ -425,6 +442,7 @@ def build_demo(space: EmotionSpace):
             with gr.Column(scale=1):
                 label = gr.Label(num_top_classes=len(space.labels), label="Label probabilities", elem_id="label-output")
                 summary = gr.Markdown(label="summary", elem_id="summary-output")
+        windows = gr.Plot(label=f"Emotions over time (uploads of {TIMELINE_FROM_SECONDS:g} s or more)", format="png", elem_id="windows-output")
         timeline = gr.Plot(label="Per-frame scores and frame weights", format="png", elem_id="timeline-output")
         faces = gr.Gallery(label="Faces the model read (time in the clip)", columns=8, rows=1, height=190, object_fit="contain", elem_id="faces-output")
         spectrogram = gr.Plot(label="Audio: log-mel with attention", format="png", visible=uses_audio, elem_id="spectrogram-output")
@@ -433,7 +451,7 @@ def build_demo(space: EmotionSpace):
             raw = gr.JSON(label="result", elem_id="raw-output")
         with gr.Accordion("About the model: provenance and warnings", open=True):
             gr.Markdown(model_markdown(space), elem_id="model-card")
-        outputs = [label, summary, timeline, faces, spectrogram, audio_note, raw]
+        outputs = [label, summary, windows, timeline, faces, spectrogram, audio_note, raw]
         video_button.click(run, inputs=[video], outputs=outputs, api_name="predict")
         image_button.click(run, inputs=[image], outputs=outputs, api_name="predict_image")
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=32)

@@ -404,3 +404,48 @@ def test_file_audio_and_array_audio_give_the_same_features(shared_data):
     features = [processor.batch([clip])["input_features"][0, 0].numpy() for clip in (from_file, from_array)]
     assert features[0].shape == features[1].shape
     assert np.abs(features[0] - features[1]).max() < 0.1
+
+
+def test_hog_retries_with_one_up_sampling_for_small_faces(shared_data):
+    """A face too small for HOG (the still at 1/5 size) is found by the up-sampling retry, and only by it."""
+    image = Image.open(shared_data / "images" / "single_face.jpg").convert("RGB")
+    small = np.asarray(image.resize((image.width // 5, image.height // 5)))
+    assert FaceAligner(upsample_fallback=False).align(small) is None
+    face = FaceAligner().align(small)
+    assert face is not None and face.detector == "hog+upsample"
+
+
+def test_cnn_fallback_runs_fan_attempts_in_order(shared_data, monkeypatch):
+    """With cnn_fallback, when HOG finds nothing: dlib's CNN detector (one up-sampling) on the frame, then on a
+    contrast-stretched copy, then on an equalised one. HOG is switched off here to reach the CNN; the real CNN
+    finds the face, and a recording stand-in shows the order and the images each attempt gets."""
+    from PIL import ImageOps
+
+    import avemo.processing.face_alignment_avemo as alignment
+
+    image = np.asarray(Image.open(shared_data / "images" / "single_face.jpg").convert("RGB").resize((256, 256)))
+    hog_box = FaceAligner().align(image).box
+    monkeypatch.setattr(alignment, "_hog_detector", lambda: (lambda frame, upsample: []))
+    assert FaceAligner().align(image) is None
+    face = FaceAligner(cnn_fallback=True).align(image)  # the real MMOD detector
+    assert face is not None and face.detector == "cnn"
+    overlap_x = min(face.box[2], hog_box[2]) - max(face.box[0], hog_box[0])
+    overlap_y = min(face.box[3], hog_box[3]) - max(face.box[1], hog_box[1])
+    assert overlap_x > 0.5 * (hog_box[2] - hog_box[0]) and overlap_y > 0.5 * (hog_box[3] - hog_box[1])
+
+    seen = []
+    real_cnn = alignment._cnn_detector()
+
+    def recording_cnn(frame, upsample):
+        seen.append((frame.copy(), upsample))
+        return real_cnn(frame, upsample) if len(seen) == 2 else []  # only the stretched copy "works"
+
+    monkeypatch.setattr(alignment, "_cnn_detector", lambda: recording_cnn)
+    face = FaceAligner(cnn_fallback=True).align(image)
+    assert face.detector == "cnn+stretch" and [upsample for _, upsample in seen] == [1, 1]
+    np.testing.assert_array_equal(seen[0][0], image)
+    np.testing.assert_array_equal(seen[1][0], np.asarray(ImageOps.autocontrast(Image.fromarray(image))))
+    seen.clear()
+    monkeypatch.setattr(alignment, "_cnn_detector", lambda: (lambda frame, upsample: seen.append(frame.copy()) or []))
+    assert FaceAligner(cnn_fallback=True).align(image) is None and len(seen) == 3
+    np.testing.assert_array_equal(seen[2], np.asarray(ImageOps.equalize(Image.fromarray(image))))

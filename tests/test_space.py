@@ -198,7 +198,7 @@ def test_concurrent_requests_get_their_own_results(space_url, shared_data, predi
     jobs = [clients[index % 2].submit(handle_file(str(path)), api_name="/predict") for index, path in enumerate(files)]
     results = [job.result(timeout=120) for job in jobs]
     labels = set()
-    for path, (label, summary, timeline, faces, spectrogram, audio_note, raw) in zip(files, results):
+    for path, (label, summary, windows, timeline, faces, spectrogram, audio_note, raw) in zip(files, results):
         expected = predictor.predict_file(path)
         assert raw["file"] == path.name
         assert raw["label"] == expected.label == label["label"]
@@ -209,6 +209,7 @@ def test_concurrent_requests_get_their_own_results(space_url, shared_data, predi
         assert {entry["label"]: entry["confidence"] for entry in label["confidences"]} == pytest.approx(raw["scores"], abs=2e-6)
         assert timeline["type"] == "matplotlib" and timeline["plot"].startswith("data:image/png;base64,")
         assert spectrogram is None and "does not use the audio" in audio_note
+        assert windows is None and "timeline" not in raw  # short clips and pictures: no timeline
         labels.add(raw["label"])
     assert len(labels) >= 2  # different files, different answers: nothing leaked between requests
 
@@ -281,3 +282,20 @@ def test_audio_visual_model_shows_the_log_mel_with_its_attention(tmp_path, share
     assert np.array_equal(image.get_array(), analysis.log_mel) and np.array_equal(overlay.get_array(), weights)
     assert "Audio: used." in summary_markdown(analysis, uses_audio=True)
     assert "untrained" in summary_markdown(analysis, uses_audio=True)
+
+
+def test_long_uploads_get_a_timeline(shared_data):
+    """The 19.7 s Pexels clip (longer than TIMELINE_FROM_SECONDS): a score every second over 2 s windows, the same
+    rows `avemo predict --timeline` writes, in the page's JSON and as a plot."""
+    from avemo.space.app import TIMELINE_FROM_SECONDS, EmotionSpace, SpaceSettings
+    from avemo.timeline import TimelineBuilder, timeline_figure
+
+    space = EmotionSpace(SpaceSettings())
+    clip = shared_data / "video" / "WolfgangLanger_Pexels.mp4"
+    analysis = space.analyse(clip)
+    assert TIMELINE_FROM_SECONDS <= 19.7 and len(analysis.timeline) == 19
+    expected = [row.to_dict() for row in TimelineBuilder(space.predictor, window=2.0, hop=1.0).run(clip)]
+    assert analysis.prediction["timeline"] == expected
+    figure = timeline_figure(analysis.timeline, analysis.labels)
+    plotted = {line.get_label(): list(line.get_ydata()) for line in figure.axes[0].get_lines()}
+    assert plotted[expected[0]["label"]][0] == pytest.approx(expected[0]["scores"][expected[0]["label"]])
