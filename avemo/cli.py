@@ -69,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="emotion probabilities for video files")
     predict.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...) or still images")
     predict.add_argument(
-        "--model", "-m", default=None,
-        help="model folder, shipped model name or hub id (default: the shipped fer2013-faces model)",
+        "--model", "-m", default=None, action="append",
+        help="model folder, shipped model name or hub id (default: the shipped fer2013-faces model); give it several "
+        "times for an ensemble (mean probabilities)",
     )
+    predict.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: equal)")
     predict.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     predict.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     predict.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
@@ -218,7 +220,8 @@ def _add_train_parser(commands) -> None:
 
 def _add_evaluate_parser(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
-    evaluate.add_argument("--model", "-m", required=True, help="model folder or hub id")
+    evaluate.add_argument("--model", "-m", required=True, action="append", help="model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)")
+    evaluate.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: equal)")
     evaluate.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
     evaluate.add_argument("--corpus", required=True, choices=CORPUS_NAMES, help="how to read --data-dir")
     evaluate.add_argument("--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it")
@@ -249,9 +252,9 @@ def run_evaluate(args) -> int:
     from .evaluate_model import evaluate_model
 
     report = evaluate_model(
-        args.model, args.data_dir, args.corpus, args.output, split=args.split, batch_size=args.batch_size,
+        args.model if len(args.model) > 1 else args.model[0], args.data_dir, args.corpus, args.output, split=args.split, batch_size=args.batch_size,
         num_proc=args.num_proc, cache_dir=args.cache_dir, crowd_labels=args.crowd_labels, device=args.device,
-        log=lambda message: print(f"avemo evaluate: {message}", file=sys.stderr),
+        log=lambda message: print(f"avemo evaluate: {message}", file=sys.stderr), weights=args.weights,
     )
     print(
         f"{report['num_clips']} clips: accuracy {report['accuracy']:.4f}, UAR {report['uar']:.4f}, "
@@ -394,7 +397,16 @@ def run_predict(args) -> int:
     videos = readable
     if not videos:
         return 1
-    predictor = Predictor(args.model, device=args.device, num_frames=args.num_frames)
+    models = args.model or [None]
+    if len(models) > 1 or args.weights:
+        if args.timeline:
+            print("avemo predict: error: --timeline takes one --model", file=sys.stderr)
+            return 2
+        from .ensemble import EnsemblePredictor
+
+        predictor = EnsemblePredictor(models, weights=args.weights, device=args.device, num_frames=args.num_frames)
+    else:
+        predictor = Predictor(models[0], device=args.device, num_frames=args.num_frames)
     if not args.json:  # in JSON every result carries them
         for note in predictor.notes:
             print(f"model: {note}", file=sys.stderr)

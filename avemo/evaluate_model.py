@@ -20,7 +20,7 @@ def label_mapping(corpus_labels: list[str], model_labels: list[str], model: str)
 
 
 def evaluate_model(
-    model: str,
+    model,
     data_dir: str,
     corpus: str,
     output: str,
@@ -31,56 +31,74 @@ def evaluate_model(
     crowd_labels: str | None = None,
     device: str | None = None,
     log=print,
+    weights=None,
 ) -> dict:
-    """Metrics of `model` on the clips of `data_dir`; writes `output` (JSON) and the PNG beside it."""
+    """Metrics of `model` (a model, or a list of models: their weighted mean probabilities, an ensemble) on the
+    clips of `data_dir`; writes `output` (JSON) and the confusion-matrix PNG beside it."""
     import numpy as np
     import torch
 
-    from .caching import cache_features, drop_failed
+    from .caching import cache_features
     from .collator import AVEmoCollator
     from .corpora import load_corpus, speaker_split
+    from .ensemble import EnsemblePredictor
     from .evaluation import classification_metrics, plot_confusion_matrix
-    from .inference import Predictor
 
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not valid; allowed values: {', '.join(SPLITS)}")
-    predictor = Predictor(model, device=device)
+    models = [model] if isinstance(model, (str, Path)) else list(model)
+    ensemble = EnsemblePredictor(models, weights=weights, device=device)
+    name = str(models[0]) if len(models) == 1 else f"an ensemble of {len(models)} models"
     dataset = load_corpus(corpus, data_dir, crowd_labels=crowd_labels)
     if split != "all":
         dataset = speaker_split(dataset, corpus)[split]
     labels = dataset.features["label"].names
-    to_model = label_mapping(labels, predictor.labels, model)
+    to_model = label_mapping(labels, ensemble.labels, name)
+    combined = torch.zeros(len(dataset), len(ensemble.labels))
+    usable = np.ones(len(dataset), dtype=bool)
+    skipped = {}
     with tempfile.TemporaryDirectory() as scratch:
-        cached = cache_features(dataset, predictor.processor, cache_dir or scratch, num_proc=num_proc, desc="evaluate: faces + audio")
-        skipped = [{"file": path, "error": error} for path, error in zip(cached["path"], cached["error"]) if error]
-        cached = drop_failed(cached, log=log)
-        if len(cached) == 0:
-            raise ValueError(f"{data_dir}: none of the {len(dataset)} clips could be processed")
-        collator = AVEmoCollator(predictor.processor, train=False, frames=predictor.processor.num_frames)
-        predictions = []
-        with torch.inference_mode():
-            for start in range(0, len(cached), batch_size):
-                rows = [cached[index] for index in range(start, min(len(cached), start + batch_size))]
-                inputs = {k: v.to(predictor.device) for k, v in collator(rows).items() if k != "labels"}
-                predictions.append(predictor.model(**inputs).logits.argmax(-1).cpu())
-        references = np.asarray([to_model[label] for label in cached["label"]])
-    predicted = torch.cat(predictions).numpy()
-    num_labels = len(predictor.labels)
+        for index, (member, order, weight) in enumerate(zip(ensemble.members, ensemble.orders, ensemble.weights)):
+            cached = cache_features(dataset, member.processor, cache_dir or Path(scratch) / str(index), num_proc=num_proc,
+                                    desc="evaluate: faces + audio")
+            errors = list(cached["error"])
+            for path, error in zip(cached["path"], errors):
+                if error:
+                    skipped.setdefault(path, error)
+            good = [row for row, error in enumerate(errors) if not error]
+            usable &= np.array([not error for error in errors])
+            collator = AVEmoCollator(member.processor, train=False, frames=member.processor.num_frames)
+            with torch.inference_mode():
+                for start in range(0, len(good), batch_size):
+                    rows = good[start : start + batch_size]
+                    inputs = {k: v.to(member.device) for k, v in collator([cached[row] for row in rows]).items() if k != "labels"}
+                    probabilities = member.model(**inputs).logits.float().softmax(-1).cpu()[:, order]
+                    combined[rows] += weight * probabilities
+    for path, error in list(skipped.items())[:20]:
+        log(f"skipped {error}" if path in error else f"skipped {path}: {error}")
+    if not usable.any():
+        raise ValueError(f"{data_dir}: none of the {len(dataset)} clips could be processed")
+    predicted = combined[torch.from_numpy(usable)].argmax(-1).numpy()
+    references = np.asarray([to_model[label] for label, ok in zip(dataset["label"], usable) if ok])
+    num_labels = len(ensemble.labels)
     metrics = classification_metrics(predicted, references, num_labels)
     report = {
         **metrics,
-        "labels": predictor.labels,
+        "labels": ensemble.labels,
         "num_clips": int(len(references)),
-        "skipped": skipped,
-        "model": str(model),
+        "skipped": [{"file": path, "error": error} for path, error in skipped.items()],
+        "model": str(models[0]) if len(models) == 1 else [str(m) for m in models],
         "data_dir": str(data_dir),
         "corpus": corpus,
         "split": split,
-        "model_trained": bool(predictor.model.config.trained),
+        "model_trained": all(bool(member.model.config.trained) for member in ensemble.members),
     }
+    if len(models) > 1:
+        report["weights"] = ensemble.weights
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
-    title = f"{Path(model).name} on {corpus} ({split}): accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}"
-    plot_confusion_matrix(metrics["confusion_matrix"], predictor.labels, output.with_suffix(".png"), title=title)
+    title_name = Path(models[0]).name if len(models) == 1 else f"ensemble of {len(models)}"
+    title = f"{title_name} on {corpus} ({split}): accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}"
+    plot_confusion_matrix(metrics["confusion_matrix"], ensemble.labels, output.with_suffix(".png"), title=title)
     return report

@@ -94,13 +94,17 @@ class Predictor:
         config = self.model.config
         return [config.id2label[index] for index in range(config.num_labels)]
 
-    def predict_clip(self, clip) -> Prediction:
-        """Scores of one `ProcessedClip` (from `processor.process_video` or `process_frames`)."""
+    def probabilities(self, clip):
+        """The model's label probabilities for one `ProcessedClip`, as a CPU tensor in `self.labels`' order."""
         import torch
 
         inputs = self.processor.batch([clip], return_tensors="pt").to(self.device)
         with torch.inference_mode():
-            probabilities = self.model(**inputs).logits.float().softmax(-1)[0].cpu()
+            return self.model(**inputs).logits.float().softmax(-1)[0].cpu()
+
+    def predict_clip(self, clip) -> Prediction:
+        """Scores of one `ProcessedClip` (from `processor.process_video` or `process_frames`)."""
+        probabilities = self.probabilities(clip)
         scores = {label: round(float(p), 6) for label, p in zip(self.labels, probabilities)}
         return Prediction(
             file=clip.source,
