@@ -372,7 +372,7 @@ def run_predict(args) -> int:
     failures, videos = 0, []
     for video in args.videos:
         problem = _path_problem(video)
-        if problem:
+        if problem and not args.debug:  # with --debug the processor raises it, with its traceback
             failures += 1
             print(f"avemo predict: error: {problem}", file=sys.stderr)
         else:
@@ -392,6 +392,8 @@ def run_predict(args) -> int:
             probe_media(video)
             readable.append(video)
         except MediaError as error:
+            if args.debug:
+                raise
             failures += 1
             print(f"avemo predict: error: {error}", file=sys.stderr)
     videos = readable

@@ -274,7 +274,8 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
     monkeypatch.setattr(Trainer, "compute_loss", recording_compute_loss)
     options = TrainOptions(
         data_dir=str(data), corpus="ravdess", output_dir=str(tmp_path / "out"), init_from=str(init), class_weights=True,
-        freeze_audio=True, max_steps=2, batch_size=2, learning_rate=1e-3, backbone_lr_scale=1.0, num_frames=2, train_frames=2,
+        freeze_audio=True, max_steps=2, batch_size=2, gradient_accumulation_steps=1, learning_rate=1e-3, backbone_lr_scale=1.0,
+        num_frames=2, train_frames=2,
     )
     train(options)
     # Train split (actors 1, 2): Neutral 1, Happy 2, Angry 2 clips. Inverse frequency 5/1, 5/2, 5/2, scaled to mean 1
