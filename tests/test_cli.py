@@ -139,3 +139,22 @@ def test_init_rejects_bad_config_files(tmp_path):
 def _write(path, data):
     path.write_text(json.dumps(data))
     return path
+
+
+def test_quickstart_script_prints_real_predictions(shared_data, tmp_path):
+    """scripts/quickstart.sh as a new user runs it (here into the test environment, AVEMO_VENV, so that no torch is
+    downloaded again): one JSON object per file from the shipped model, with no 'untrained' warning, and relative
+    paths taken from where it is run."""
+    import os
+
+    from conftest import REPO_ROOT
+
+    image = tmp_path / "face.jpg"
+    shutil.copy(shared_data / "images" / "0-f15-hao-ph.jpg", image)
+    env = {**os.environ, "AVEMO_VENV": sys.prefix, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    result = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "quickstart.sh"), "face.jpg"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["file"] == str(image) and row["label"] == "Happy" and not row["warnings"]
+    assert any("faces only" in note for note in row["notes"])
