@@ -14,6 +14,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# A tiny AVEmo config (every branch, a few channels) for tests that need a real model folder fast.
+TINY = {
+    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
+    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
+    "fbp_k": 2, "fbp_o": 6,
+}
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
 
 

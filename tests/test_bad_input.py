@@ -14,14 +14,8 @@ from PIL import Image
 from avemo.inference import ModelLoadError, Predictor
 from avemo.processing import AVEmoFeatureExtractor, AVEmoProcessor, NothingToPredictError, NotAVideoError, UnreadableMediaError
 
-from conftest import run_avemo
+from conftest import TINY, run_avemo
 from media import decode_all, write_video
-
-TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 6,
-}
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,8 @@ from safetensors.torch import load_file
 from avemo.inference import predict
 from modeling_avemo import AFEW_LABELS
 
-from conftest import run_avemo as avemo
+from conftest import TINY, run_avemo as avemo
 from test_backbone_import import random_state_dict, reference_keys
-
-TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 6,
-}
-
-
 
 
 @pytest.fixture(scope="module")

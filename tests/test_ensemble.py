@@ -10,13 +10,7 @@ from avemo.inference import Predictor
 from avemo.pretrained import pretrained_path
 from modeling_avemo import AVEmoForVideoClassification
 
-from conftest import run_avemo
-
-TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 6,
-}
+from conftest import TINY, run_avemo
 
 
 @pytest.fixture(scope="module")

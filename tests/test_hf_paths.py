@@ -13,14 +13,8 @@ from PIL import Image
 from avemo.inference import Predictor
 from modeling_avemo import AFEW_LABELS, AVEmoConfig, AVEmoForVideoClassification
 
-from conftest import run_avemo, run_without_project
+from conftest import TINY, run_avemo, run_without_project
 from synthetic import make_clip
-
-TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 6,
-}
 
 
 @pytest.fixture(scope="module")
