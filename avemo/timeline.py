@@ -51,7 +51,7 @@ def window_starts(duration: float, window: float, hop: float) -> list[float]:
 class TimelineBuilder:
     """Classifies the windows of one file with a `Predictor` (its model and processor)."""
 
-    def __init__(self, predictor, window: float = 2.0, hop: float = 1.0, faces_per_second: float = 2.0):
+    def __init__(self, predictor, window: float = 2.0, hop: float = 1.0, faces_per_second: float = 1.0):
         if not (window > 0 and hop > 0 and faces_per_second > 0):
             raise ValueError(f"window ({window}), hop ({hop}) and faces_per_second ({faces_per_second}) must be > 0")
         self.predictor = predictor
@@ -115,16 +115,15 @@ class TimelineBuilder:
                 audio_chunks.pop(0)
 
         self.peak_held = {"faces": 0, "audio_seconds": 0.0}
-        for kind, time, payload in events:
+        for kind, time, payload in _read_ahead(events, aligner):
             self.peak_held["faces"] = max(self.peak_held["faces"], len(faces))
             if audio_chunks and audio_rate:
                 held = audio_chunks[-1][0] + len(audio_chunks[-1][1]) / audio_rate - audio_chunks[0][0]
                 self.peak_held["audio_seconds"] = max(self.peak_held["audio_seconds"], round(held, 3))
-            if kind == "frame":
+            if kind == "frame":  # payload: the face crop (found by the reading thread), or None
                 sampled.append(time)
-                face = aligner.align(payload, len(sampled))
-                if face is not None:
-                    faces.append((time, face.crop))  # embedded with the others of its window
+                if payload is not None:
+                    faces.append((time, payload))  # embedded with the others of its window
                 frontier["video"] = max(frontier["video"], time)
             else:
                 audio_chunks.append((time, payload))
@@ -175,6 +174,51 @@ class TimelineBuilder:
         scores = {label: round(float(p), 6) for label, p in zip(predictor.labels, probabilities)}
         label = predictor.labels[int(probabilities.argmax())]
         return TimelineWindow(round(start, 3), round(end, 3), label, scores, frames_sampled, len(faces), audio_used, warnings)
+
+
+def _read_ahead(events, aligner, size: int = 32):
+    """The events of `stream_media`, with each frame replaced by its face crop (or None), read and aligned in a
+    thread while the caller runs the model: decoding and dlib keep one core busy, torch the other. At most `size`
+    events wait in between, so memory stays bounded."""
+    import queue
+    import threading
+
+    pending, stop, finished = queue.Queue(maxsize=size), threading.Event(), object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for kind, time, payload in events:
+                if kind == "frame":
+                    face = aligner.align(payload) if aligner is not None else None
+                    payload = None if face is None else face.crop
+                if not put((kind, time, payload)):
+                    return
+            put((finished, None, None))
+        except BaseException as error:  # noqa: BLE001 (handed to the caller, which raises it)
+            put(("error", None, error))
+
+    thread = threading.Thread(target=work, name="avemo-timeline-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, time, payload = pending.get()
+            if kind is finished:
+                return
+            if kind == "error":
+                raise payload
+            yield kind, time, payload
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _window_audio(chunks, chunk_rate, start, end, rate, resample) -> np.ndarray:

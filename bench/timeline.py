@@ -64,12 +64,12 @@ mode, model, video, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.
 predictor = Predictor(None if model == "fer2013-faces" else model, device="cpu")
 start = time.perf_counter()
 if mode == "timeline":
-    rows = list(TimelineBuilder(predictor, window=2.0, hop=1.0, faces_per_second=2.0).run(video))
+    rows = list(TimelineBuilder(predictor).run(video))  # the defaults: 2 s windows, 1 s hop, 1 face a second
 else:
     from avemo.processing import read_frames
     from avemo.processing.processing_avemo import ProcessedClip
     from avemo.timeline import window_starts
-    frames, times, info = read_frames(video, int(duration * 2))  # every sampled frame held at once
+    frames, times, info = read_frames(video, int(duration * TimelineBuilder(predictor).faces_per_second))  # all held at once
     audio = predictor.processor.process_video(video).audio if predictor.processor.uses_audio else None
     rows = []
     for begin in window_starts(duration, 2.0, 1.0):

@@ -72,7 +72,7 @@ def test_each_window_gets_its_own_stretch_of_audio(tiny, talking_clip):
     window = _window_audio([(0.0, native)], 44100, 2.0, 4.0, 16000, resample)
     assert len(window) == 32000
     np.testing.assert_allclose(window, whole[32000:64000], atol=2e-3)
-    rows = list(TimelineBuilder(tiny, window=2.0, hop=2.0).run(talking_clip))
+    rows = list(TimelineBuilder(tiny, window=2.0, hop=2.0, faces_per_second=2.0).run(talking_clip))
     assert [row.start for row in rows] == [0.0, 2.0, 4.0] and all(row.audio_used for row in rows)
     assert all(row.frames_with_face == 4 for row in rows)
 
