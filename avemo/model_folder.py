@@ -95,6 +95,7 @@ def init_model_folder(
     resnet18_recipe: str | None = None,
     fer: str | PathLike | None = None,
     vggface: str | PathLike | None = None,
+    face_from: str | PathLike | None = None,
     **processor_kwargs,
 ) -> Path:
     """Write a complete model folder (config with auto_map, weights, processor, code), optionally with pretrained
@@ -103,6 +104,9 @@ def init_model_folder(
     - `"fer2013-faces"`: the shipped faces model, as it is (trained);
     - `"fer2013-audio-visual"`: an audio-video model (default config, or `config` with `face_backbone=
       "mini_xception"`) whose face CNN starts from the FER2013 network; fusion and classifier are untrained.
+
+    `face_from` (a model folder or shipped model's name, such as the OUT/best of `avemo train-faces`) gives the
+    model that model's face CNN with its face settings and input recipe.
 
     Other folders are marked `trained: false`: their classifier is random until `avemo train` fits it. What each
     part started from is recorded in `config.provenance["weights"]`.
@@ -130,10 +134,23 @@ def init_model_folder(
     elif preset is not None:
         raise ModelFolderError(f"unknown preset {preset!r}; presets: fer2013-faces, fer2013-audio-visual")
     config = config if config is not None else AVEmoConfig()
+    face_source = None
+    if face_from is not None:
+        from .face_transfer import with_face_of
+        from .pretrained import resolve_model
+
+        if any(value is not None for value in (ir50, resnet18, fer, vggface)) or preset is not None:
+            raise ModelFolderError("--face-from sets the face CNN: give no --ir50, --resnet18, --fer, --vggface or --preset with it")
+        face_source = AVEmoForVideoClassification.from_pretrained(resolve_model(face_from))
+        config = with_face_of(config, face_source.config)
     config.trained = False
     config.provenance = {"weights": [], "training": [], "evaluation": []}
     torch.manual_seed(seed)
     model = AVEmoForVideoClassification(config)
+    if face_source is not None:
+        from .face_transfer import load_face_from
+
+        load_face_from(model, face_source)
     try:
         if preset == "fer2013-audio-visual":
             shipped = _shipped_faces_model()

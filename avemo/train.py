@@ -22,6 +22,7 @@ class TrainOptions:
     output_dir: str
     config: str | None = None  # JSON of AVEmoConfig fields
     init_from: str | None = None  # a model folder (avemo init, or a trained one) to start from
+    face_from: str | None = None  # a model folder whose face CNN (and face input recipe) the model takes (avemo train-faces)
     ir50: str | None = None
     alexnet: str | None = None
     crowd_labels: str | None = None  # CREMA-D: "voice", "face" or "multimodal"
@@ -75,6 +76,18 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         config.label2id = {label: index for index, label in enumerate(labels)}
         model = AVEmoForVideoClassification(config)
         processor = processor_for(config)
+    if options.face_from:
+        # The face CNN of the image stage (avemo train-faces), with the crops it was trained on.
+        from .face_transfer import load_face_from, with_face_of
+        from .pretrained import resolve_model
+
+        if options.ir50:
+            raise ValueError("give either --face-from or --ir50: both set the face CNN")
+        source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.face_from))
+        if not options.init_from:  # a fresh model takes the source's face settings (an --init-from model must match)
+            model = AVEmoForVideoClassification(with_face_of(model.config, source.config))
+            processor = processor_for(model.config)
+        load_face_from(model, source)
     if options.ir50:
         load_ir50_weights(model, options.ir50)
         model.config.provenance["weights"].append(backbone_record("ir50", options.ir50))
@@ -99,14 +112,11 @@ def _compute_metrics(num_labels: int):
 
 def train(options: TrainOptions) -> dict:
     """Train and write OUT/best; returns the test-split metrics (on the main process; {} elsewhere)."""
-    import numpy as np
-    import torch
-    from transformers import TrainingArguments, set_seed
+    from transformers import set_seed
 
     from .caching import cache_features, drop_failed
-    from .collator import AVEmoCollator
     from .corpora import load_corpus, speaker_split
-    from .trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
+    from .trainer import freeze_backbones
 
     set_seed(options.seed)
     output_dir = Path(options.output_dir)
@@ -117,6 +127,33 @@ def train(options: TrainOptions) -> dict:
         freeze_backbones(model, ("face",))
     if options.freeze_audio:
         freeze_backbones(model, ("audio",))
+
+    args = training_arguments(options, output_dir)
+    with args.main_process_first(desc="feature caching"):
+        cached = cache_features(corpus, processor, options.cache_dir or output_dir / "cache", num_proc=options.num_proc)
+    cached = drop_failed(cached, log=logger.warning if args.process_index else print)
+    if options.split == "none":
+        # Fitting checks only: the reported metrics then measure memorisation, not generalisation.
+        splits = {"train": cached, "validation": cached, "test": cached}
+    else:
+        splits = speaker_split(cached, options.corpus, seed=options.seed)
+    return fit(
+        options, args, model, processor, splits, labels,
+        run={
+            "tool": "avemo train",
+            "corpus": options.corpus,
+            "split": "speaker-independent" if options.split == "speaker" else "none (every clip in every split)",
+        },
+        test_source="avemo train: held-out speakers" if options.split == "speaker" else None,
+        frames=options.train_frames,
+        info={"corpus": options.corpus, "data_dir": str(options.data_dir)},
+    )
+
+
+def training_arguments(options, output_dir: Path):
+    """The Trainer's arguments from the options every avemo training command shares (see TrainOptions)."""
+    import torch
+    from transformers import TrainingArguments
 
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
@@ -153,17 +190,22 @@ def train(options: TrainOptions) -> dict:
         import datasets
 
         datasets.disable_progress_bars()
-    with args.main_process_first(desc="feature caching"):
-        cached = cache_features(corpus, processor, options.cache_dir or output_dir / "cache", num_proc=options.num_proc)
-    cached = drop_failed(cached, log=logger.warning if args.process_index else print)
-    if options.split == "none":
-        # Fitting checks only: the reported metrics then measure memorisation, not generalisation.
-        splits = {"train": cached, "validation": cached, "test": cached}
-    else:
-        splits = speaker_split(cached, options.corpus, seed=options.seed)
+    return args
+
+
+def fit(options, args, model, processor, splits: dict, labels: list[str], run: dict, test_source: str | None, frames: int | None, info: dict) -> dict:
+    """Train on splits["train"] (keeping the best validation UAR), evaluate on splits["test"], write OUT/best with
+    its provenance (the run, and the test result when `test_source` says what held-out data it is) and
+    OUT/best/training_info.json. Returns the test metrics on the main process ({} elsewhere)."""
+    import numpy as np
+
+    from .collator import AVEmoCollator
+    from .trainer import AVEmoTrainer, class_weights_from_counts
+
+    output_dir = Path(options.output_dir)
     for name, split in splits.items():
         if len(split) == 0:
-            raise ValueError(f"the {name} split is empty: {options.data_dir} holds too few usable clips")
+            raise ValueError(f"the {name} split is empty: {options.data_dir} holds too few usable examples")
     if args.process_index == 0:
         print(split_table(splits, labels), flush=True)
 
@@ -186,8 +228,8 @@ def train(options: TrainOptions) -> dict:
         args=args,
         train_dataset=splits["train"],
         eval_dataset=splits["validation"],
-        data_collator=AVEmoCollator(processor, train=True, frames=options.train_frames, audio_crop_seconds=options.audio_crop_seconds),
-        eval_data_collator=AVEmoCollator(processor, train=False, frames=options.train_frames),
+        data_collator=AVEmoCollator(processor, train=True, frames=frames, audio_crop_seconds=getattr(options, "audio_crop_seconds", None)),
+        eval_data_collator=AVEmoCollator(processor, train=False, frames=frames),
         compute_metrics=_compute_metrics(len(labels)),
         class_weights=class_weights,
         backbone_lr_scale=options.backbone_lr_scale,
@@ -201,42 +243,39 @@ def train(options: TrainOptions) -> dict:
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(_bar_without_logs())
     # The provenance record of this run, in the config of every checkpoint and of OUT/best.
-    run = model.training_run(
-        tool="avemo train",
-        corpus=options.corpus,
-        split="speaker-independent" if options.split == "speaker" else "none (every clip in every split)",
-        split_sizes={name: len(split) for name, split in splits.items()},
-        labels=list(labels),
-    )
+    record = model.training_run(**run, split_sizes={name: len(split) for name, split in splits.items()}, labels=list(labels))
     checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
     processes = f" in each of {args.world_size} processes" if args.world_size > 1 else ""
     print(f"process {args.process_index + 1} of {args.world_size}: trained {result.global_step} steps{processes}", flush=True)
 
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
-    run.update(steps=result.global_step, epochs=round(float(trainer.state.epoch or 0), 3), best_validation_uar=trainer.state.best_metric)
-    if options.split == "speaker":
+    record.update(steps=result.global_step, epochs=round(float(trainer.state.epoch or 0), 3), best_validation_uar=trainer.state.best_metric)
+    provenance = trainer.model.config.provenance
+    if provenance.get("summary"):  # what the model was is no longer what it is
+        provenance["summary"] = f"fine-tuned by {run['tool']} on {run['corpus']}, starting from: {provenance['summary']}"
+    if test_source is not None:
         trainer.model.config.record_evaluation(
             split="test",
-            corpus=options.corpus,
+            corpus=run["corpus"],
             clips=len(splits["test"]),
             accuracy=round(test_metrics["test_accuracy"], 4),
             uar=round(test_metrics["test_uar"], 4),
             macro_f1=round(test_metrics["test_macro_f1"], 4),
             # UAR averages the recall of the classes present: guessing scores 1 / their number.
             chance_uar=round(1 / len(set(np.asarray(splits["test"]["label"]).tolist())), 4),
-            source="avemo train: held-out speakers",
+            source=test_source,
         )
     best = output_dir / "best"
-    processor.num_frames = options.train_frames  # inference samples as evaluation did
+    if frames is not None:
+        processor.num_frames = frames  # inference samples as evaluation did
     trainer.save_model(str(best))  # main process only
     if trainer.is_world_process_zero():
         processor.save_pretrained(best)
         (best / "training_args.bin").unlink(missing_ok=True)  # a pickle, and training state: best/ is a model folder
         _keep_last_checkpoint(output_dir / "checkpoints")
         info = {
-            "corpus": options.corpus,
-            "data_dir": str(options.data_dir),
+            **info,
             "labels": labels,
             "split_sizes": {name: len(split) for name, split in splits.items()},
             "world_size": args.world_size,

@@ -269,6 +269,31 @@ class FaceAligner:
             detector=detector,
         )
 
+    def align_in_box(self, frame, box=None, frame_index: int = 0, detector: str = "given box") -> AlignedFace:
+        """Place landmarks inside a given (left, top, right, bottom) box and cut the crop, without detection: for
+        images whose face box is annotated (AffectNet) or that are a face already (FER2013's 48x48 crops, where
+        HOG finds nothing). No box: the whole image is the face (with a "box" recipe, the whole image is the crop)."""
+        frame = as_rgb_uint8(frame, f"frame {frame_index}")
+        whole = box
+        height, width = frame.shape[:2]
+        left, top, right, bottom = (0, 0, width - 1, height - 1) if box is None else (int(round(value)) for value in box)
+        left, top, right, bottom = max(0, left), max(0, top), min(width - 1, right), min(height - 1, bottom)
+        if right <= left or bottom <= top:
+            raise ValueError(f"frame {frame_index}: the face box {box} lies outside the {width}x{height} image")
+        shape = _landmark_predictor()(frame, _dlib().rectangle(left, top, right, bottom))
+        landmarks = np.array([[point.x, point.y] for point in shape.parts()], dtype=np.float64)
+        box = (left, top, right, bottom)
+        cut_box = box
+        if whole is None and self.recipe.geometry == "box":
+            # A face image already: the box whose enlargement by the recipe's margin (and shift) is the whole image,
+            # so the crop is the image resized rather than the image inside a black border.
+            grow, shift = 1 + self.recipe.margin, self.recipe.shift_y
+            box_width, box_height = width / grow, height / grow
+            centre_x, centre_y = width / 2, height / 2 - shift * box_height
+            cut_box = (centre_x - box_width / 2, centre_y - box_height / 2, centre_x + box_width / 2 - 1, centre_y + box_height / 2 - 1)
+        crop, crop_landmarks = self.cut(frame, cut_box, landmarks, shape)
+        return AlignedFace(frame_index, box, landmarks, crop, crop_landmarks, detector)
+
     def cut(self, frame: np.ndarray, box, landmarks: np.ndarray, shape=None) -> tuple[np.ndarray, np.ndarray]:
         """The recipe's crop of one face and where its landmarks land in it."""
         recipe = self.recipe

