@@ -67,16 +67,18 @@ class EnsemblePredictor:
             self.notes = [f"an ensemble of {len(models)} models, probabilities averaged with weights: {share}"]
             self.notes += [f"{name}: {note}" for name, member in zip(self.names, self.members) for note in member.notes]
 
-    def predict_file(self, path: str | PathLike) -> Prediction:
+    def predict_file(self, path: str | PathLike, clips: dict | None = None) -> Prediction:
+        """The ensemble's prediction for one file. `clips`: processed clips of it already at hand, keyed by their
+        processor's `to_json_string()` (not decoded again)."""
         import torch
 
-        clips, combined, first_clip = {}, torch.zeros(len(self.labels)), None
+        clips, combined, first_clip = dict(clips or {}), torch.zeros(len(self.labels)), None
         warnings = list(self.load_warnings)
         for member, order, weight in zip(self.members, self.orders, self.weights):
             key = member.processor.to_json_string()
             if key not in clips:  # decoded and aligned once per distinct way of preparing the inputs
                 clips[key] = member.processor.process_video(path)
-                warnings += [warning for warning in clips[key].warnings if warning not in warnings]
+            warnings += [warning for warning in clips[key].warnings if warning not in warnings]
             clip = clips[key]
             first_clip = first_clip or clip
             combined += weight * member.probabilities(clip)[order]

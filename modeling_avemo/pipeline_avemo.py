@@ -4,6 +4,8 @@
     classify = pipeline("video-classification", model="my-avemo-model", trust_remote_code=True)
     classify("clip.mp4")                      # [{"label": "Happy", "score": 0.71}, ...]
     classify(["a.mp4", "b.mov"], top_k=2)     # one list per clip, padded into batches of `batch_size`
+    # an ensemble: the weighted mean of several models' probabilities (labels matched by name)
+    pipeline("video-classification", model="run-a", ensemble=["run-b", "run-c"], ensemble_weights=[2, 1, 1], ...)
 
 The folder's `AVEmoProcessor` (loaded with `AutoProcessor`) decodes, finds faces and computes the log-mel
 features; bad input raises its typed errors (`UnreadableMediaError`, `NotAVideoError`, `NothingToPredictError`),
@@ -40,15 +42,56 @@ class AVEmoVideoClassificationPipeline(Pipeline):
         for warning in config.provenance_warnings():
             logger.warning(f"model: {warning}")
 
-    def _sanitize_parameters(self, top_k=None, num_frames=None, **kwargs):
+    def _sanitize_parameters(self, top_k=None, num_frames=None, ensemble=None, ensemble_weights=None, **kwargs):
+        if ensemble is not None or ensemble_weights is not None:
+            self._set_ensemble(ensemble or [], ensemble_weights)
         preprocess_params = {"num_frames": num_frames} if num_frames is not None else {}
         postprocess_params = {"top_k": top_k} if top_k is not None else {}
         return preprocess_params, {}, postprocess_params
+
+    # ------------------------------------------------------------------------------------------- ensembles
+
+    def _set_ensemble(self, others, weights=None):
+        """This pipeline's model and `others` (model folders or hub ids, loaded as this one was, or pipelines),
+        their probabilities averaged with `weights` (one per model, this one first; default equal). Each model
+        keeps its own processor; label sets must hold the same names (the ensemble speaks in this model's order)."""
+        others = list(others) if isinstance(others, (list, tuple)) else [others]
+        weights = [1.0] * (1 + len(others)) if weights is None else [float(weight) for weight in weights]
+        if len(weights) != 1 + len(others) or any(weight < 0 for weight in weights) or sum(weights) <= 0:
+            raise ValueError(f"give one non-negative weight per model ({1 + len(others)}, this pipeline's first), not all zero; got {weights}")
+        first = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+        def labels_of(model, name):
+            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+            if sorted(labels) != sorted(first):
+                raise ValueError(f"{name} predicts {labels} but this pipeline's model predicts {first}: an ensemble averages one label set")
+            return labels
+
+        members = [(self.model, self.processor, first)]
+        for other in others:
+            if isinstance(other, Pipeline):
+                members.append((other.model, other.processor, labels_of(other.model, other.model.name_or_path)))
+                continue
+            from transformers import AutoModelForVideoClassification, AutoProcessor
+
+            model = AutoModelForVideoClassification.from_pretrained(other, trust_remote_code=True).to(self.device).eval()
+            labels = labels_of(model, str(other))  # before the processor: a wrong model is named first
+            for warning in model.config.provenance_warnings():
+                logger.warning(f"ensemble member {other}: {warning}")
+            members.append((model, AutoProcessor.from_pretrained(other, trust_remote_code=True), labels))
+        self._ensemble = [
+            (model, processor, [labels.index(label) for label in first], weight / sum(weights))
+            for (model, processor, labels), weight in zip(members, weights)
+        ]
+        if len(self._ensemble) == 1:
+            self._ensemble = None
 
     def __call__(self, inputs, **kwargs):
         """Labels and scores of one video (a path: a list of {"label", "score"}) or of a list of videos (a list of
         such lists). Lists are padded into batches of `batch_size` clips (default 1) with the processor's masks."""
         if isinstance(inputs, (list, tuple)):
+            if getattr(self, "_ensemble", None) or "ensemble" in kwargs:
+                return [super(AVEmoVideoClassificationPipeline, self).__call__(video, **kwargs) for video in inputs]
             return self._call_batched(list(inputs), **kwargs)
         return super().__call__(inputs, **kwargs)
 
@@ -75,17 +118,45 @@ class AVEmoVideoClassificationPipeline(Pipeline):
         return self.processor.process_video(video)
 
     def preprocess(self, inputs, num_frames=None):
+        if getattr(self, "_ensemble", None):
+            return self._preprocess_ensemble(inputs, num_frames)
         clip = self._clip(inputs, num_frames)
         for warning in clip.warnings:
             logger.warning(f"{clip.source}: {warning}")
         return self.processor.batch([clip], return_tensors="pt")
 
+    def _preprocess_ensemble(self, video, num_frames=None):
+        """One batch per member; a clip is decoded and its faces found once per distinct processor."""
+        import copy
+
+        clips, batches = {}, []
+        for _, processor, _, _ in self._ensemble:
+            if num_frames is not None:
+                processor = copy.copy(processor)
+                processor.num_frames = num_frames
+            key = processor.to_json_string()
+            if key not in clips:
+                clips[key] = processor.process_video(video)
+                for warning in clips[key].warnings:
+                    logger.warning(f"{clips[key].source}: {warning}")
+            batches.append(dict(processor.batch([clips[key]], return_tensors="pt")))
+        return {"members": batches}
+
     def _forward(self, model_inputs):
+        if "members" in model_inputs:
+            combined = None
+            for (model, _, order, weight), inputs in zip(self._ensemble, model_inputs["members"]):
+                probabilities = model(**inputs).logits.float().softmax(-1)[:, order] * weight
+                combined = probabilities if combined is None else combined + probabilities
+            return {"probabilities": combined}
         return {"logits": self.model(**model_inputs).logits}
 
     def postprocess(self, model_outputs, top_k=None):
         config = self.model.config
-        probabilities = model_outputs["logits"][0].float().softmax(-1)
+        if "probabilities" in model_outputs:
+            probabilities = model_outputs["probabilities"][0].float()
+        else:
+            probabilities = model_outputs["logits"][0].float().softmax(-1)
         top_k = config.num_labels if top_k is None else min(top_k, config.num_labels)
         scores, indices = probabilities.topk(top_k)
         return [{"label": config.id2label[int(i)], "score": float(s)} for s, i in zip(scores, indices)]

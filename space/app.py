@@ -60,7 +60,8 @@ class InputRejected(ValueError):
 
 @dataclass(frozen=True)
 class SpaceSettings:
-    model: str | None = None  # a folder, a shipped model's name or a hub id; None: the default shipped model
+    model: str | tuple | None = None  # a folder, a shipped model's name or a hub id (several: an ensemble); None: the default
+    weights: tuple | None = None  # one per model of an ensemble; None: equal
     max_seconds: float = DEFAULT_MAX_SECONDS
     max_mb: float = DEFAULT_MAX_MB
     device: str | None = None
@@ -75,8 +76,14 @@ class SpaceSettings:
         if (HERE / "avemo_space.json").is_file():
             saved = json.loads((HERE / "avemo_space.json").read_text())
         model = model or os.environ.get("AVEMO_MODEL") or saved.get("model")
-        if model and not Path(model).is_absolute() and (HERE / model).is_dir():
-            model = str(HERE / model)  # a model folder shipped inside the Space
+        models = [part.strip() for part in model.split(",") if part.strip()] if isinstance(model, str) else list(model or [])
+        # A model folder shipped inside the Space is found beside this file.
+        models = [str(HERE / name) if not Path(name).is_absolute() and (HERE / name).is_dir() else name for name in models]
+        model = None if not models else models[0] if len(models) == 1 else tuple(models)
+        weights = kwargs.pop("weights", None)
+        if weights is None and os.environ.get("AVEMO_MODEL_WEIGHTS"):
+            weights = [float(part) for part in os.environ["AVEMO_MODEL_WEIGHTS"].split(",")]
+        kwargs["weights"] = tuple(weights) if weights else None
         max_seconds = max_seconds or _float_env("AVEMO_SPACE_MAX_SECONDS") or saved.get("max_seconds") or DEFAULT_MAX_SECONDS
         max_mb = max_mb or _float_env("AVEMO_SPACE_MAX_MB") or saved.get("max_mb") or DEFAULT_MAX_MB
         if kwargs.get("examples_dir") is None:
@@ -137,8 +144,17 @@ class EmotionSpace:
         from avemo.inference import Predictor
 
         self.settings = settings
-        self.predictor = Predictor(settings.model, device=settings.device, num_frames=settings.num_frames)
-        self.model_name = _model_display_name(settings.model)
+        self.ensemble = None
+        if isinstance(settings.model, tuple):
+            from avemo.ensemble import EnsemblePredictor
+
+            # The mean of the models' probabilities is the answer; the plots show the first model's view.
+            self.ensemble = EnsemblePredictor(settings.model, weights=settings.weights, device=settings.device, num_frames=settings.num_frames)
+            self.predictor = self.ensemble.members[0]
+            self.model_name = " + ".join(_model_display_name(model) for model in settings.model)
+        else:
+            self.predictor = Predictor(settings.model, device=settings.device, num_frames=settings.num_frames)
+            self.model_name = _model_display_name(settings.model)
 
     @property
     def labels(self) -> list[str]:
@@ -168,7 +184,10 @@ class EmotionSpace:
         predictor = self.predictor
         processor = predictor.processor
         clip = processor.process_video(path)
-        prediction = predictor.predict_clip(clip).to_dict()
+        if self.ensemble is not None:
+            prediction = self.ensemble.predict_file(path, clips={processor.to_json_string(): clip}).to_dict()
+        else:
+            prediction = predictor.predict_clip(clip).to_dict()
         # One more pass for the plots: the whole clip (attention weights), then each face on its own (audio
         # withheld), so the timeline shows what every frame says by itself.
         singles = [ProcessedClip(clip.source, [face], [clip.frame_times[face.frame_index]], None) for face in clip.faces]
@@ -337,10 +356,12 @@ def summary_markdown(analysis: Analysis, uses_audio: bool) -> str:
 def model_markdown(space: EmotionSpace) -> str:
     from avemo.hub_card import provenance_markdown
 
-    predictor = space.predictor
-    config = predictor.model.config
+    predictor = space.ensemble or space.predictor
+    config = space.predictor.model.config
     lines = [f"**Model:** `{space.model_name}`, labels: {', '.join(space.labels)}", ""]
     lines += [f"- {html.escape(note)}" for note in predictor.notes]
+    if space.ensemble is not None:
+        lines.append("- the per-frame plots, face weights, audio attention and timeline show the first model's view")
     if predictor.load_warnings:
         lines += ["", "**Warnings about this model**"] + [f"- {html.escape(warning)}" for warning in predictor.load_warnings]
     if config.uses_visual:
@@ -477,7 +498,8 @@ def launch(settings: SpaceSettings, host: str | None = None, port: int | None = 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default=None, help="model folder, shipped model name or hub id (default: AVEMO_MODEL, else the shipped fer2013-faces)")
+    parser.add_argument("--model", "-m", default=None, action="append", help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)")
+    parser.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)")
     parser.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)")
     parser.add_argument("--max-duration", type=float, default=None, metavar="SECONDS", help=f"longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else {DEFAULT_MAX_SECONDS:g})")
@@ -489,7 +511,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args) -> SpaceSettings:
     return SpaceSettings.resolve(
-        model=args.model, max_seconds=args.max_duration, max_mb=args.max_file_mb, device=args.device,
+        model=args.model, weights=args.weights, max_seconds=args.max_duration, max_mb=args.max_file_mb, device=args.device,
         num_frames=args.num_frames, concurrency=args.concurrency,
     )
 

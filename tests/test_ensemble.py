@@ -89,3 +89,40 @@ def test_evaluate_and_predict_take_several_models(shared_data, tmp_path):
     assert reports[1]["model"] == ["fer2013-faces", "fer2013-faces"] and reports[1]["weights"] == [0.5, 0.5]
     timeline = run_avemo("predict", shared_data / "video" / "single_face.mp4", "--model", "fer2013-faces", "--model", "fer2013-faces", "--timeline")
     assert timeline.returncode == 2 and "--timeline takes one --model" in timeline.stderr
+
+
+def test_pipeline_ensemble_is_the_weighted_mean_with_labels_matched_by_name(folders, shared_data):
+    import avemo.pipelines  # noqa: F401
+    from transformers import pipeline
+
+    clip = str(shared_data / "video" / "single_face.mp4")
+    first = Predictor(pretrained_path(), device="cpu").predict_file(clip).scores
+    second = Predictor(folders / "tiny", device="cpu").predict_file(clip).scores  # other processor, face recipe and audio
+    classify = pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "tiny")], ensemble_weights=[3, 1])
+    scores = {row["label"]: row["score"] for row in classify(clip)}
+    assert scores == pytest.approx({label: 0.75 * first[label] + 0.25 * second[label] for label in first}, abs=2e-6)
+    # Two copies of one model, one with its labels in reverse order: that model's probabilities.
+    same = pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "reversed")])
+    for row in same([clip, clip])[1]:
+        assert row["score"] == pytest.approx(first[row["label"]], abs=2e-6)
+    with pytest.raises(ValueError, match=r"other-labels predicts \['a', 'b', 'c'\]"):
+        pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "other-labels")])
+    with pytest.raises(ValueError, match="one non-negative weight per model"):
+        pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "tiny")], ensemble_weights=[1])
+
+
+def test_pipeline_ensemble_without_avemo(folders, shared_data, tmp_path):
+    from conftest import run_without_project
+
+    clip = str(shared_data / "video" / "single_face.mp4")
+    code = f"""
+import json
+from transformers import pipeline
+one = pipeline("video-classification", model={str(folders / "tiny")!r}, trust_remote_code=True)
+two = pipeline("video-classification", model={str(folders / "tiny")!r}, trust_remote_code=True, ensemble=[{str(folders / "tiny")!r}])
+print("RESULT" + json.dumps([one({clip!r}), two({clip!r})]))
+"""
+    result = run_without_project(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    alone, doubled = json.loads(result.stdout.split("RESULT", 1)[1])
+    assert {r["label"]: r["score"] for r in doubled} == pytest.approx({r["label"]: r["score"] for r in alone}, abs=1e-6)

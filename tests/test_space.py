@@ -299,3 +299,27 @@ def test_long_uploads_get_a_timeline(shared_data):
     figure = timeline_figure(analysis.timeline, analysis.labels)
     plotted = {line.get_label(): list(line.get_ydata()) for line in figure.axes[0].get_lines()}
     assert plotted[expected[0]["label"]][0] == pytest.approx(expected[0]["scores"][expected[0]["label"]])
+
+
+def test_an_ensemble_space_answers_with_the_mean_and_says_so(tmp_path, shared_data, monkeypatch):
+    """Several models (AVEMO_MODEL comma-separated, weights from AVEMO_MODEL_WEIGHTS): the label probabilities are
+    the weighted mean of the models' own, the page names every model, and the plots are the first model's."""
+    from avemo.inference import Predictor
+    from avemo.model_folder import init_model_folder
+    from avemo.space.app import EmotionSpace, SpaceSettings, model_markdown
+
+    other = init_model_folder(tmp_path / "av", preset="fer2013-audio-visual")  # another processor and recipe size
+    monkeypatch.setenv("AVEMO_MODEL", f"fer2013-faces, {other}")
+    monkeypatch.setenv("AVEMO_MODEL_WEIGHTS", "3,1")
+    settings = SpaceSettings.resolve()
+    assert settings.model == ("fer2013-faces", str(other)) and settings.weights == (3.0, 1.0)
+    space = EmotionSpace(settings)
+    clip = shared_data / "video" / "single_face.mp4"
+    analysis = space.analyse(clip)
+    first = Predictor("fer2013-faces", device="cpu").predict_file(clip).scores
+    second = Predictor(other, device="cpu").predict_file(clip).scores
+    expected = {label: 0.75 * first[label] + 0.25 * second[label] for label in first}
+    assert analysis.prediction["scores"] == pytest.approx(expected, abs=2e-6)
+    assert np.mean(analysis.per_frame, axis=0) == pytest.approx([first[label] for label in analysis.labels], abs=1e-5)
+    page = model_markdown(space)
+    assert "an ensemble of 2 models" in page and "first model's view" in page and "untrained" in page
