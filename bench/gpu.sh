@@ -22,3 +22,4 @@ run forward_fer2013_av $python bench/model_forward.py --device cuda --preset fer
 run forward_fer2013_faces $python bench/model_forward.py --device cuda --preset fer2013-faces --batch-sizes 1 32 256 --repeats 10
 run train_paper $python bench/train_step.py --device cuda --batch-size 16 --steps 8 --workers 4
 run train_fer2013_av $python bench/train_step.py --device cuda --preset fer2013-audio-visual --batch-size 16 --steps 8 --workers 4
+run train_image_stage $python bench/train_step.py --device cuda --preset image-stage --batch-size 64 --steps 8 --workers 4

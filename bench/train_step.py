@@ -6,6 +6,9 @@ an AdamW step. Prints training clips/s, the share of step time spent waiting for
 bf16 autocast against fp32 measured in the same run.
 
     python bench/train_step.py [--steps 5] [--batch-size 4] [--device cpu|cuda] [--workers 0] [--preset NAME]
+
+`--preset image-stage` measures `avemo train-faces` instead: the default IR50 as a faces-only classifier, one
+face per example (clips/s are then images/s).
 """
 
 import argparse
@@ -73,20 +76,27 @@ def main():
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    parser.add_argument("--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces"))
+    parser.add_argument("--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces", "image-stage"))
     args = parser.parse_args()
     device = torch.device(args.device)
-    config = preset_config(args.preset)
+    faces, frames = (1, 1) if args.preset == "image-stage" else (16, 8)
+    if args.preset == "image-stage":
+        from avemo.face_transfer import image_stage_config
+        from modeling_avemo import AVEmoConfig
+
+        config = image_stage_config(AVEmoConfig(), ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"])
+    else:
+        config = preset_config(args.preset)
     model = AVEmoForVideoClassification(config).to(device)
     processor = processor_for(config)
-    collator = AVEmoCollator(processor, train=True, frames=8)
-    rows = CachedRows(args.batch_size * (args.steps + 1), size=config.face_size)
+    collator = AVEmoCollator(processor, train=True, frames=frames)
+    rows = CachedRows(args.batch_size * (args.steps + 1), faces=faces, size=config.face_size)
     loader = torch.utils.data.DataLoader(
         rows, batch_size=args.batch_size, shuffle=True, collate_fn=collator, num_workers=args.workers,
         pin_memory=device.type == "cuda", drop_last=True,
     )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; preset {args.preset}, 8 of 16 faces per clip, 3 s audio")
+    print(f"device: {name}; torch {torch.__version__}; preset {args.preset}, {frames} of {faces} faces per example" + (", 3 s audio" if config.uses_audio else ""))
     print(f"batch {args.batch_size}, {args.steps} timed steps, {args.workers} DataLoader workers\n")
     print("| precision | train clips/s | data wait share |")
     print("| --- | --- | --- |")
