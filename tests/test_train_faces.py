@@ -292,3 +292,22 @@ def test_face_settings_must_match_to_hand_over():
     audio_only = AVEmoForVideoClassification(AVEmoConfig(**TINY, modalities="audio"))
     with pytest.raises(FaceTransferError, match="audio-only"):
         load_face_from(audio_only, source)
+
+
+def test_avemo_train_takes_the_face_cnn_and_its_recipe_from_face_from(tmp_path):
+    from avemo.face_transfer import image_stage_config
+    from avemo.model_folder import processor_for
+    from avemo.train import TrainOptions, build_model_and_processor
+
+    # A faces-only model at 224 px on the paper's chips: a video model built from it must use the same.
+    source = AVEmoForVideoClassification(image_stage_config(AVEmoConfig(**TINY, face_size=224), ["x", "y"]))
+    source.save_pretrained(tmp_path / "faces")
+    processor_for(source.config).save_pretrained(tmp_path / "faces")
+    options = TrainOptions(data_dir="", corpus="", output_dir=str(tmp_path / "out"), face_from=str(tmp_path / "faces"))
+    model, processor = build_model_and_processor(options, ["Angry", "Happy", "Sad"])
+    assert model.config.face_size == 224 and model.config.face_recipe["name"] == "zhou2019" and processor.face_size == 224
+    assert model.config.modalities == "audio_visual" and model.config.num_labels == 3
+    for key, value in source.avemo.face_encoder.state_dict().items():
+        assert torch.equal(model.avemo.face_encoder.state_dict()[key], value), key
+    with pytest.raises(ValueError, match="either --face-from or --ir50"):
+        build_model_and_processor(TrainOptions(data_dir="", corpus="", output_dir="o", face_from=str(tmp_path / "faces"), ir50="x.pth"), ["a"])
