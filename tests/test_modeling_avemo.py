@@ -504,11 +504,25 @@ def test_variants_cover_every_registered_name():
     ],
 )
 def test_model_refuses_an_unknown_name_that_got_past_the_config(field, value, message):
-    """A config edited after validation (or an old folder's code) must not fall back to a default part."""
+    """A config edited after validation (or an old folder's code) must not fall back to a default part: neither the
+    model nor the builder of that part."""
+    from modeling_avemo.attention_avemo import build_pooling
+    from modeling_avemo.backbones_avemo import build_audio_encoder, build_face_encoder
+    from modeling_avemo.fusion_avemo import build_fusion
+
     config = TESTER.get_config(modalities="audio_visual")
     setattr(config, field, value)
     with pytest.raises(ValueError, match=message):
         AVEmoForVideoClassification(config)
+    builders = {
+        "fusion": lambda: build_fusion(config),
+        "visual_attention": lambda: build_pooling(config.visual_attention, 16, config),
+        "audio_attention": lambda: build_pooling(config.audio_attention, 8, config),
+        "face_backbone": lambda: build_face_encoder(config),
+        "audio_backbone": lambda: build_audio_encoder(config),
+    }
+    with pytest.raises(ValueError, match=message):
+        builders[field]()
 
 
 def test_a_registry_refuses_undeclared_and_unbuilt_names():
