@@ -496,11 +496,11 @@ def test_variants_cover_every_registered_name():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("fusion", "sum", "unknown fusion 'sum'; registered: 'fbp', 'concat'"),
-        ("visual_attention", "lstm", "unknown pooling 'lstm'"),
-        ("audio_attention", "max", "unknown pooling 'max'"),
-        ("face_backbone", "vgg", "unknown face backbone 'vgg'"),
-        ("audio_backbone", "vgg", "unknown audio backbone 'vgg'"),
+        ("fusion", "no_such_fusion", "unknown fusion 'no_such_fusion'; registered: 'fbp', 'concat'"),
+        ("visual_attention", "no_such_pooling", "unknown pooling 'no_such_pooling'"),
+        ("audio_attention", "no_such_pooling", "unknown pooling 'no_such_pooling'"),
+        ("face_backbone", "no_such_cnn", "unknown face backbone 'no_such_cnn'"),
+        ("audio_backbone", "no_such_cnn", "unknown audio backbone 'no_such_cnn'"),
     ],
 )
 def test_model_refuses_an_unknown_name_that_got_past_the_config(field, value, message):
@@ -563,8 +563,8 @@ def test_a_declared_name_without_its_class_stops_the_model_import(tmp_path):
     source = registry.read_text()
     anchor = '        "mean": PoolingSpec(BOTH),\n'
     assert anchor in source
-    registry.write_text(source.replace(anchor, anchor + '        "max": PoolingSpec(BOTH),\n'))
+    registry.write_text(source.replace(anchor, anchor + '        "no_such_pooling": PoolingSpec(BOTH),\n'))
     command = [sys.executable, "-c", "import drifted_avemo"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert "no class is registered for the pooling name(s) max" in result.stderr, result.stderr[-2000:]
+    assert "no class is registered for the pooling name(s) no_such_pooling" in result.stderr, result.stderr[-2000:]
