@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .corpora import corpus_names  # the registered corpora (importing them costs only the standard library)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -173,9 +174,6 @@ def _add_hub_parsers(commands) -> None:
 PRESET_NAMES = ("fer2013-faces", "fer2013-audio-visual")
 
 
-CORPUS_NAMES = ("ravdess", "crema-d", "afew", "csv")
-
-
 def _add_train_parser(commands) -> None:
     from .train import TrainOptions
 
@@ -187,7 +185,7 @@ def _add_train_parser(commands) -> None:
         "CPU/GPU, or under `accelerate launch` on several processes.",
     )
     train.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
-    train.add_argument("--corpus", required=True, choices=CORPUS_NAMES, help="how to read --data-dir (file names, folders, labels)")
+    train.add_argument("--corpus", required=True, choices=corpus_names(), help="how to read --data-dir (file names, folders, labels)")
     train.add_argument("--output-dir", required=True, help="checkpoints, feature cache and OUT/best")
     train.add_argument("--config", help="JSON of AVEmoConfig fields (architecture); labels come from the corpus")
     train.add_argument("--init-from", help="start from this model folder (e.g. avemo init --ir50 --alexnet)")
@@ -296,7 +294,7 @@ def _add_evaluate_parser(commands) -> None:
     evaluate.add_argument("--model", "-m", required=True, action="append", help="model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)")
     evaluate.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: equal)")
     evaluate.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
-    evaluate.add_argument("--corpus", required=True, choices=CORPUS_NAMES, help="how to read --data-dir")
+    evaluate.add_argument("--corpus", required=True, choices=corpus_names(), help="how to read --data-dir")
     evaluate.add_argument("--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it")
     evaluate.add_argument("--split", default="all", choices=("all", "train", "validation", "test"), help="which part of the speaker-independent split (default: every clip)")
     evaluate.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")

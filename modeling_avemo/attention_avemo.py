@@ -4,12 +4,17 @@ Every pooling takes `features` (batch, n, dim) and a boolean `mask` (batch, n), 
 the pooled vector and the weights (batch, n) it gave each entry. Masked entries get exactly zero weight, the
 weights of a clip sum to one over its real entries, and a clip without any real entry pools to a zero vector with
 all-zero weights (never NaN); the model then substitutes its learned "missing modality" vector.
+
+Each pooling is registered under its config name (registry_avemo.py declares the names) and built by
+`from_config(dim, config)`.
 """
 
 import math
 
 import torch
 from torch import nn
+
+from .registry_avemo import POOLINGS
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -28,14 +33,20 @@ def weighted_sum(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bn,bnd->bd", weights, features)
 
 
+@POOLINGS.register("mean")
 class MeanPooling(nn.Module):
     """Plain average of the real entries: the no-attention baseline."""
+
+    @classmethod
+    def from_config(cls, dim: int, config) -> "MeanPooling":
+        return cls()
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         weights = normalize_weights(torch.ones_like(features[..., 0]), mask)
         return weighted_sum(features, weights), weights
 
 
+@POOLINGS.register("log_mean_exp")
 class LogMeanExpPooling(nn.Module):
     """log(mean_i exp(f_i)) over the real entries, per dimension.
 
@@ -43,6 +54,10 @@ class LogMeanExpPooling(nn.Module):
     per-frame probability, so a classifier that only reorders the classes predicts exactly the clip average of
     the frame network's probabilities. Every real entry counts equally: the reported weights are 1 / n.
     """
+
+    @classmethod
+    def from_config(cls, dim: int, config) -> "LogMeanExpPooling":
+        return cls()
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         weights = normalize_weights(torch.ones_like(features[..., 0]), mask)
@@ -55,6 +70,7 @@ class LogMeanExpPooling(nn.Module):
         return torch.where(present, pooled, torch.zeros_like(pooled)), weights
 
 
+@POOLINGS.register("self")
 class SelfAttentionPooling(nn.Module):
     """FAN self-attention: alpha_i = sigmoid(q0 . f_i + b); f' = sum alpha_i f_i / sum alpha_i.
 
@@ -66,12 +82,17 @@ class SelfAttentionPooling(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.alpha = nn.Sequential(nn.Linear(dim, 1), nn.Sigmoid())
 
+    @classmethod
+    def from_config(cls, dim: int, config) -> "SelfAttentionPooling":
+        return cls(dim, config.attention_dropout)
+
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         alphas = self.alpha(self.dropout(features)).squeeze(-1)
         weights = normalize_weights(alphas, mask)
         return weighted_sum(features, weights), weights
 
 
+@POOLINGS.register("relation")
 class RelationAttentionPooling(nn.Module):
     """FAN relation-attention: with f' from self-attention, beta_i = sigmoid(q1 . [f_i ; f'] + b) and
     f = sum alpha_i beta_i [f_i ; f'] / sum alpha_i beta_i, twice the input width."""
@@ -82,6 +103,10 @@ class RelationAttentionPooling(nn.Module):
         self.alpha = nn.Sequential(nn.Linear(dim, 1), nn.Sigmoid())
         self.beta = nn.Sequential(nn.Linear(2 * dim, 1), nn.Sigmoid())
 
+    @classmethod
+    def from_config(cls, dim: int, config) -> "RelationAttentionPooling":
+        return cls(dim, config.attention_dropout)
+
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         alphas = self.alpha(self.dropout(features)).squeeze(-1)
         global_feature = weighted_sum(features, normalize_weights(alphas, mask))
@@ -91,6 +116,7 @@ class RelationAttentionPooling(nn.Module):
         return weighted_sum(relation, weights), weights
 
 
+@POOLINGS.register("transformer")
 class TransformerAttentionPooling(nn.Module):
     """Transformer-attention (the paper's new form; its exact equations are unpublished, this is our choice).
 
@@ -113,6 +139,10 @@ class TransformerAttentionPooling(nn.Module):
         self.layer_norm = nn.LayerNorm(attention_size)
         self.score = nn.Linear(attention_size, 1)
 
+    @classmethod
+    def from_config(cls, dim: int, config) -> "TransformerAttentionPooling":
+        return cls(dim, config.transformer_attention_size, config.transformer_attention_heads, config.attention_dropout)
+
     def _split_heads(self, hidden_states: torch.Tensor) -> torch.Tensor:
         batch, length, _ = hidden_states.shape
         return hidden_states.view(batch, length, self.num_heads, self.head_size).transpose(1, 2)
@@ -131,6 +161,7 @@ class TransformerAttentionPooling(nn.Module):
         return weighted_sum(features, weights), weights
 
 
+@POOLINGS.register("fcn")
 class FCNAttentionPooling(nn.Module):
     """FCN speech-emotion attention: e_l = u . tanh(W a_l + b), alpha = softmax(lambda * e), c = sum alpha_l a_l."""
 
@@ -140,6 +171,10 @@ class FCNAttentionPooling(nn.Module):
         self.hidden = nn.Linear(dim, hidden_size)
         self.context = nn.Linear(hidden_size, 1, bias=False)
 
+    @classmethod
+    def from_config(cls, dim: int, config) -> "FCNAttentionPooling":
+        return cls(dim, config.audio_attention_hidden_size, config.audio_attention_lambda)
+
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         energies = self.context(torch.tanh(self.hidden(features))).squeeze(-1)
         weights = masked_softmax(self.temperature * energies, mask)
@@ -147,18 +182,5 @@ class FCNAttentionPooling(nn.Module):
 
 
 def build_pooling(kind: str, dim: int, config) -> nn.Module:
-    if kind == "mean":
-        return MeanPooling()
-    if kind == "log_mean_exp":
-        return LogMeanExpPooling()
-    if kind == "self":
-        return SelfAttentionPooling(dim, config.attention_dropout)
-    if kind == "relation":
-        return RelationAttentionPooling(dim, config.attention_dropout)
-    if kind == "transformer":
-        return TransformerAttentionPooling(
-            dim, config.transformer_attention_size, config.transformer_attention_heads, config.attention_dropout
-        )
-    if kind == "fcn":
-        return FCNAttentionPooling(dim, config.audio_attention_hidden_size, config.audio_attention_lambda)
-    raise ValueError(f"unknown attention {kind!r}")
+    """The pooling registered as `kind` over vectors of width `dim`; an unknown kind is a ValueError."""
+    return POOLINGS.get(kind).from_config(dim, config)

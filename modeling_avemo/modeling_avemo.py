@@ -22,9 +22,18 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .attention_avemo import build_pooling
-from .backbones_avemo import AlexNetFeatures, build_face_encoder
+from .backbones_avemo import build_audio_encoder, build_face_encoder
 from .configuration_avemo import ALEXNET_MIN_FRAMES, AVEmoConfig
 from .fusion_avemo import build_fusion
+from .registry_avemo import REGISTRIES
+
+
+# The three modules above register a class for every name registry_avemo.py declares: a name the config accepts
+# but nothing builds would otherwise only fail when such a model is made.
+for _registry in REGISTRIES:
+    if _registry.unregistered():
+        _names = ", ".join(_registry.unregistered())
+        raise ImportError(f"no class is registered for the {_registry.kind} name(s) {_names}")
 
 
 @dataclass
@@ -155,7 +164,7 @@ class AVEmoModel(AVEmoPreTrainedModel):
         super().__init__(config)
         self.face_encoder = build_face_encoder(config) if config.uses_visual else None
         self.visual_attention = build_pooling(config.visual_attention, config.face_embedding_size, config) if config.uses_visual else None
-        self.audio_encoder = AlexNetFeatures(config.audio_channels) if config.uses_audio else None
+        self.audio_encoder = build_audio_encoder(config) if config.uses_audio else None
         self.audio_attention = build_pooling(config.audio_attention, config.audio_embedding_size, config) if config.uses_audio else None
         self.fusion = build_fusion(config) if config.modalities == "audio_visual" else None
         self.missing_visual_embedding = nn.Parameter(torch.zeros(config.visual_output_size)) if config.uses_visual else None

@@ -1,3 +1,4 @@
+# Copied from modeling_avemo.face_recipes_avemo
 """Face input recipes: how the faces fed to a face CNN must be prepared for its weights (timm's `pretrained_cfg`).
 
 A face CNN only works as well as its input matches what its weights saw in training: the crop geometry (an

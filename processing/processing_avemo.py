@@ -27,6 +27,7 @@ from .video_io_avemo import StillImageError, read_audio, read_frames, read_image
 
 logger = logging.get_logger(__name__)
 
+# Copied from modeling_avemo.configuration_avemo.MODALITIES
 MODALITIES = ("audio_visual", "visual", "audio")
 
 
@@ -101,10 +102,12 @@ class AVEmoProcessor(ProcessorMixin):
         self.modalities = modalities
         super().__init__(feature_extractor)
 
+    # Copied from modeling_avemo.configuration_avemo.AVEmoConfig.uses_visual
     @property
     def uses_visual(self) -> bool:
         return self.modalities in ("audio_visual", "visual")
 
+    # Copied from modeling_avemo.configuration_avemo.AVEmoConfig.uses_audio
     @property
     def uses_audio(self) -> bool:
         return self.modalities in ("audio_visual", "audio")

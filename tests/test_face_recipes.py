@@ -171,9 +171,12 @@ def test_resnet18_normalisation_follows_the_weights_loaded():
 
 
 def test_recipe_copies_are_identical():
-    """Remote code forces a copy beside the processor code; it must not drift from the model's."""
+    """Remote code forces a copy beside the processor code; it must not drift from the model's. The copy's first
+    line is its `# Copied from` marker (tests/test_marked_copies.py checks every marked copy)."""
     source = (REPO_ROOT / "modeling_avemo" / "face_recipes_avemo.py").read_text()
-    assert (REPO_ROOT / "processing" / "face_recipes_avemo.py").read_text() == source
+    marker, copy = (REPO_ROOT / "processing" / "face_recipes_avemo.py").read_text().split("\n", 1)
+    assert marker == "# Copied from modeling_avemo.face_recipes_avemo"
+    assert copy == source
 
 
 def test_processor_with_a_recipe_loads_as_remote_code(tmp_path):

@@ -9,33 +9,49 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
 from modeling_avemo import AFEW_LABELS, AVEmoConfig, AVEmoForVideoClassification, AVEmoModel
+from modeling_avemo.registry_avemo import FACE_ENCODERS, FUSIONS, POOLINGS
 
 from conftest import run_without_project
 
-ATTENTIONS = ("self", "relation", "transformer", "mean")  # log_mean_exp: with the mini-Xception variants below
+VISUAL_POOLINGS = POOLINGS.names(lambda spec: "visual" in spec.inputs)
+AUDIO_POOLINGS = POOLINGS.names(lambda spec: "audio" in spec.inputs)
+TINY_FACE_WIDTHS = [4, 4, 8, 8]
+
+
+def _tiny_face(backbone: str) -> dict:
+    """Smaller face CNNs than IR50's test size; a backbone without projection embeds to its last stage width."""
+    if backbone == "ir50":
+        return {}
+    tiny = dict(face_backbone=backbone, face_stage_depths=[1, 1, 1, 1])
+    if FACE_ENCODERS.spec(backbone).embedding_size is None:
+        tiny["face_embedding_size"] = TINY_FACE_WIDTHS[-1]
+    return tiny
 
 
 def _variants():
+    """Derived from the registries, so that a newly registered pooling, fusion or face backbone is tested here
+    without editing this file."""
     variants = []
-    for face_size in (112, 224):
-        for attention in ATTENTIONS + ("fcn",):
-            for fusion in ("fbp", "concat"):
-                # fcn is audio-only: pair it with transformer-attention on faces.
-                visual = "transformer" if attention == "fcn" else attention
+    for face_size in FACE_ENCODERS.spec("ir50").face_sizes:
+        for attention in AUDIO_POOLINGS:
+            for fusion in FUSIONS:
+                # A pooling that cannot pool faces (fcn) is paired with transformer-attention on faces.
+                visual = attention if attention in VISUAL_POOLINGS else "transformer"
                 variants.append(dict(modalities="audio_visual", face_size=face_size, visual_attention=visual,
                                      audio_attention=attention, fusion=fusion))
-        for attention in ATTENTIONS:
+        for attention in VISUAL_POOLINGS:
             variants.append(dict(modalities="visual", face_size=face_size, visual_attention=attention))
-        variants.append(dict(modalities="audio_visual", face_size=face_size, face_backbone="resnet18",
-                             face_stage_depths=[1, 1, 1, 1], face_embedding_size=8))
-    for attention in ATTENTIONS + ("fcn",):
+    for attention in AUDIO_POOLINGS:
         variants.append(dict(modalities="audio", audio_attention=attention))
-    # The FER2013 network as a face CNN (64 px grayscale): as shipped (log_mean_exp), and in an audio-video model.
+    # Every other face backbone in an audio-video model, at each crop side it takes.
+    for backbone in FACE_ENCODERS:
+        spec = FACE_ENCODERS.spec(backbone)
+        if backbone != "ir50":
+            for face_size in spec.face_sizes or (spec.default_face_size,):
+                variants.append(dict(modalities="audio_visual", face_size=face_size, **_tiny_face(backbone)))
+    # The shipped FER2013 model's combination, and its log-probabilities pooled in an audio-video model.
     variants.append(dict(modalities="visual", face_backbone="mini_xception", visual_attention="log_mean_exp"))
-    variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="transformer", fusion="fbp"))
     variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="log_mean_exp", fusion="concat"))
-    # VGG-Face (224 px, the paper's weakest face CNN).
-    variants.append(dict(modalities="audio_visual", face_backbone="vggface", visual_attention="self", fusion="fbp"))
     return variants
 
 
@@ -44,6 +60,9 @@ VARIANTS = _variants()
 
 def variant_id(variant):
     return "-".join(str(value) for key, value in variant.items() if key not in ("face_stage_depths", "face_embedding_size"))
+
+
+assert len({variant_id(variant) for variant in VARIANTS}) == len(VARIANTS), "two variants share an id"
 
 
 @dataclass
@@ -59,7 +78,7 @@ class AVEmoModelTester:
     def get_config(self, **overrides) -> AVEmoConfig:
         kwargs = dict(
             face_stage_depths=[1, 1, 2, 1],
-            face_stage_widths=[4, 4, 8, 8],
+            face_stage_widths=TINY_FACE_WIDTHS,
             face_embedding_size=16,
             audio_channels=[4, 8, 8, 8, 8],
             num_mel_bins=self.num_mel_bins,
@@ -185,8 +204,8 @@ def test_padding_changes_nothing(variant):
 
 
 MIXED_PRECISION_VARIANTS = [
-    dict(modalities="audio_visual", face_backbone=backbone, visual_attention="transformer", fusion="fbp")
-    for backbone in ("ir50", "resnet18", "mini_xception")
+    dict(modalities="audio_visual", face_backbone=backbone, visual_attention="transformer") | _tiny_face(backbone)
+    for backbone in FACE_ENCODERS
 ]
 
 
@@ -194,8 +213,6 @@ MIXED_PRECISION_VARIANTS = [
 def test_bf16_autocast_training_step(variant):
     """`avemo train --mixed-precision bf16` runs the model under autocast: the forward and backward must work
     with the CNNs' outputs in bf16 (CPU autocast runs the convolutions in bf16 too)."""
-    if "resnet18" in variant.values():
-        variant = dict(variant, face_stage_depths=[1, 1, 1, 1], face_embedding_size=8)
     model = _model(variant).train()
     inputs = TESTER.prepare_inputs(model.config)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -228,7 +245,9 @@ def test_save_load_round_trip(variant, tmp_path):
     assert saved["model_type"] == "avemo"
     assert set(saved["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForVideoClassification"}
     assert (tmp_path / "model.safetensors").is_file()
-    for code_file in ("configuration_avemo.py", "modeling_avemo.py", "attention_avemo.py", "backbones_avemo.py", "fusion_avemo.py", "face_recipes_avemo.py"):
+    code_files = ("configuration_avemo.py", "modeling_avemo.py", "attention_avemo.py", "backbones_avemo.py", "fusion_avemo.py",
+                  "face_recipes_avemo.py", "registry_avemo.py")
+    for code_file in code_files:
         assert (tmp_path / code_file).is_file(), code_file
 
     loaded = AutoModelForVideoClassification.from_pretrained(tmp_path).eval()
@@ -451,3 +470,101 @@ def test_custom_labels_set_num_labels():
 def test_project_is_really_hidden_in_the_remote_code_subprocess(tmp_path):
     result = run_without_project("import modeling_avemo", cwd=tmp_path)
     assert result.returncode != 0 and "hidden for this test" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- registries
+
+
+def test_registries_hold_the_methods_parts():
+    """The paper's and FAN's parts, named independently of the registries."""
+    assert {"self", "relation", "transformer", "fcn", "mean", "log_mean_exp"} <= set(POOLINGS)
+    assert {"fbp", "concat"} <= set(FUSIONS)
+    assert {"ir50", "resnet18", "mini_xception", "vggface"} <= set(FACE_ENCODERS)
+    assert "fcn" not in VISUAL_POOLINGS and "log_mean_exp" not in AUDIO_POOLINGS
+
+
+def test_variants_cover_every_registered_name():
+    def used(field, default, modalities):
+        return {variant.get(field, default) for variant in VARIANTS if variant["modalities"] in modalities}
+
+    assert used("visual_attention", "transformer", ("audio_visual", "visual")) == set(VISUAL_POOLINGS)
+    assert used("audio_attention", "transformer", ("audio_visual", "audio")) == set(AUDIO_POOLINGS)
+    assert used("fusion", "fbp", ("audio_visual",)) == set(FUSIONS)
+    assert used("face_backbone", "ir50", ("audio_visual", "visual")) == set(FACE_ENCODERS)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("fusion", "no_such_fusion", "unknown fusion 'no_such_fusion'; registered: 'fbp', 'concat'"),
+        ("visual_attention", "no_such_pooling", "unknown pooling 'no_such_pooling'"),
+        ("audio_attention", "no_such_pooling", "unknown pooling 'no_such_pooling'"),
+        ("face_backbone", "no_such_cnn", "unknown face backbone 'no_such_cnn'"),
+        ("audio_backbone", "no_such_cnn", "unknown audio backbone 'no_such_cnn'"),
+    ],
+)
+def test_model_refuses_an_unknown_name_that_got_past_the_config(field, value, message):
+    """A config edited after validation (or an old folder's code) must not fall back to a default part: neither the
+    model nor the builder of that part."""
+    from modeling_avemo.attention_avemo import build_pooling
+    from modeling_avemo.backbones_avemo import build_audio_encoder, build_face_encoder
+    from modeling_avemo.fusion_avemo import build_fusion
+
+    config = TESTER.get_config(modalities="audio_visual")
+    setattr(config, field, value)
+    with pytest.raises(ValueError, match=message):
+        AVEmoForVideoClassification(config)
+    builders = {
+        "fusion": lambda: build_fusion(config),
+        "visual_attention": lambda: build_pooling(config.visual_attention, 16, config),
+        "audio_attention": lambda: build_pooling(config.audio_attention, 8, config),
+        "face_backbone": lambda: build_face_encoder(config),
+        "audio_backbone": lambda: build_audio_encoder(config),
+    }
+    with pytest.raises(ValueError, match=message):
+        builders[field]()
+
+
+def test_a_registry_refuses_undeclared_and_unbuilt_names():
+    from modeling_avemo.registry_avemo import Registry
+
+    registry = Registry("widget", {"a": None, "b": None})
+
+    @registry.register("a")
+    class A:
+        pass
+
+    assert registry.get("a") is A and registry.unregistered() == ["b"]
+    with pytest.raises(KeyError, match="'c' is not declared"):
+        registry.register("c")
+    with pytest.raises(LookupError, match="'b' is declared but no class is registered"):
+        registry.get("b")
+    with pytest.raises(ValueError, match="unknown widget 'c'; registered: 'a', 'b'"):
+        registry.get("c")
+
+    with pytest.raises(ValueError, match="already registered to"):
+        @registry.register("a")
+        class Other:
+            pass
+
+
+def test_a_declared_name_without_its_class_stops_the_model_import(tmp_path):
+    """The config's names and the model's classes cannot drift: a copy of the package with one more declared
+    pooling and no class for it fails to import, naming it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    copy = tmp_path / "drifted_avemo"
+    shutil.copytree(REPO_ROOT / "modeling_avemo", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    registry = copy / "registry_avemo.py"
+    source = registry.read_text()
+    anchor = '        "mean": PoolingSpec(BOTH),\n'
+    assert anchor in source
+    registry.write_text(source.replace(anchor, anchor + '        "no_such_pooling": PoolingSpec(BOTH),\n'))
+    command = [sys.executable, "-c", "import drifted_avemo"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "no class is registered for the pooling name(s) no_such_pooling" in result.stderr, result.stderr[-2000:]

@@ -1,0 +1,173 @@
+"""The corpus record and registry, and what every corpus reader shares (finding media files, error listings, the
+Dataset every reader returns).
+
+Nothing here imports `datasets` at import time: the CLI looks corpus names up when it builds its parser, and must
+stay fast.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".flv")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg")
+MEDIA_SUFFIXES = VIDEO_SUFFIXES + AUDIO_SUFFIXES
+SPLITS = ("train", "validation", "test")
+MAX_LISTED = 20
+
+# A reader's rows: (absolute path, label name, speaker or "", folder split or "").
+Row = tuple[str, str, str, str]
+
+
+class CorpusError(ValueError):
+    """A corpus cannot be read or split; the message names the files or folder and the problem."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One corpus avemo reads: its name, labels, reader and, where it has one, its own speaker split.
+
+    The reader's docstring is the folder layout it expects (as lhotse's `prepare_*` recipes write theirs); it is
+    also `Corpus.layout`.
+    """
+
+    name: str  # lower case; what `--corpus` and `load_corpus` take
+    title: str  # how people write it
+    read: Callable[..., tuple[list[Row], str]]  # (root, **options) -> rows and a one-line note of what was read
+    labels: tuple[str, ...] | None  # class-index order (saved models store indices); None: from the data
+    labels_from_data: Callable[[Path], list[str]] | None = None  # data_dir -> labels, when `labels` is None
+    # (dataset, speakers) -> its own train/validation/test split, or None to use the generic speaker split.
+    split: Callable[[Dataset, list[str]], DatasetDict | None] | None = None
+    crowd_labels: tuple[str, ...] = ()  # the crowd-perceived label sets the reader can use instead of acted ones
+    data_dir_may_be_file: bool = False
+
+    @property
+    def layout(self) -> str:
+        return inspect.getdoc(self.read) or ""
+
+
+_REGISTRY: dict[str, Corpus] = {}
+
+
+def register_corpus(corpus: Corpus) -> Corpus:
+    """Make a corpus known to `load_corpus`, `speaker_split` and the `--corpus` option of the CLI."""
+    if corpus.name != corpus.name.strip().lower():
+        raise ValueError(f"corpus names are lower case without spaces around them, not {corpus.name!r}")
+    if (corpus.labels is None) == (corpus.labels_from_data is None):
+        raise ValueError(f"corpus {corpus.name!r}: give either fixed labels or labels_from_data")
+    _REGISTRY[corpus.name] = corpus
+    return corpus
+
+
+def corpus_names() -> tuple[str, ...]:
+    """The registered corpora, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def get_corpus(name: str) -> Corpus:
+    """The record of a corpus, by case-insensitive name; a CorpusError lists the known names."""
+    normalized = name.strip().lower() if isinstance(name, str) else name
+    if normalized not in _REGISTRY:
+        raise CorpusError(f"unknown corpus {name!r}; expected one of {', '.join(_REGISTRY)}")
+    return _REGISTRY[normalized]
+
+
+# ---------------------------------------------------------------- files
+
+
+def existing(data_dir: str | PathLike | None) -> Path:
+    if data_dir is None:
+        raise CorpusError("data_dir is required: the folder (or, for csv, the CSV file) of the corpus")
+    # absolute() without resolve(): paths stay under data_dir even where files are symlinks.
+    root = Path(os.path.abspath(Path(data_dir).expanduser()))
+    if not root.exists():
+        raise CorpusError(f"{root}: data_dir does not exist")
+    return root
+
+
+def media_files(root: Path) -> list[Path]:
+    """Media files under root, recursively and sorted; hidden files and folders are skipped."""
+    found = []
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        found.extend(
+            Path(folder, name)
+            for name in files
+            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_SUFFIXES
+        )
+    return sorted(found, key=str)
+
+
+def find_file(root: Path, name: str) -> Path | None:
+    """root/name, else the first root/**/name in sorted walk order."""
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        subfolders[:] = sorted(sub for sub in subfolders if not sub.startswith("."))
+        if name in files:
+            return Path(folder, name)
+    return None
+
+
+def open_text(path: Path):
+    # utf-8-sig drops the byte-order mark that spreadsheet exports put before the header.
+    try:
+        return open(path, newline="", encoding="utf-8-sig")
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot read ({error})") from error
+
+
+def raise_unparsed(root: Path, unparsed: list[Path], corpus: str, hint: str) -> None:
+    if unparsed:
+        raise CorpusError(
+            f"{len(unparsed)} media file(s) under {root} do not follow the {corpus} naming:\n"
+            f"{listing(root, unparsed)}\n{hint}"
+        )
+
+
+def listing(root: Path | None, paths: list[Path]) -> str:
+    """Up to MAX_LISTED paths, one a line (relative to root when given), then how many more."""
+    shown = [str(path.relative_to(root) if root else path) for path in paths[:MAX_LISTED]]
+    more = len(paths) - MAX_LISTED
+    return "\n".join("  " + line for line in shown) + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def to_dataset(rows: list[Row], labels: list[str], corpus: str, note: str) -> Dataset:
+    from datasets import ClassLabel, Dataset, DatasetInfo, Features, Value
+
+    rows = sorted(rows)  # by path first, so results do not depend on file-system order
+    features = Features(
+        {
+            "path": Value("string"),
+            "label": ClassLabel(names=labels),
+            "speaker": Value("string"),
+            "corpus": Value("string"),
+            "split": Value("string"),
+        }
+    )
+    index = {label: position for position, label in enumerate(labels)}
+    columns = {
+        "path": [path for path, _, _, _ in rows],
+        "label": [index[label] for _, label, _, _ in rows],
+        "speaker": [speaker for _, _, speaker, _ in rows],
+        "corpus": [corpus] * len(rows),
+        "split": [split for *_, split in rows],
+    }
+    return Dataset.from_dict(columns, features=features, info=DatasetInfo(description=note, features=features))
+
+
+def select(dataset: Dataset, indices: dict[str, list[int]]) -> DatasetDict:
+    from datasets import DatasetDict
+
+    # Sorted indices keep each split in path order, like the corpus itself.
+    return DatasetDict({split: dataset.select(sorted(indices[split])) for split in SPLITS})
