@@ -221,6 +221,9 @@ def _add_train_parser(commands) -> None:
 
 
 def _add_train_faces_parser(commands) -> None:
+    from modeling_avemo.registry_avemo import FACE_ENCODERS
+
+    from .image_corpora import IMAGE_CORPORA
     from .train_faces import TrainFacesOptions
 
     defaults = TrainFacesOptions(data_dir="", corpus="", output_dir="")
@@ -233,7 +236,7 @@ def _add_train_faces_parser(commands) -> None:
     )
     faces.add_argument("--data-dir", required=True, help="corpus folder (fer2013: the folder of fer2013.csv, or the CSV)")
     faces.add_argument(
-        "--corpus", required=True, choices=("folder", "fer2013", "ferplus", "rafdb", "affectnet"),
+        "--corpus", required=True, choices=tuple(IMAGE_CORPORA),
         help="folder: DIR/<label>/<image> (optionally under train/, validation/, test/); fer2013: fer2013.csv; "
         "ferplus: fer2013new.csv beside fer2013.csv; rafdb: EmoLabel/ and Image/; affectnet: training.csv, "
         "validation.csv and Manually_Annotated_Images/",
@@ -241,7 +244,7 @@ def _add_train_faces_parser(commands) -> None:
     faces.add_argument("--output-dir", required=True, help="checkpoints, face cache and OUT/best")
     faces.add_argument("--init-from", help="model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)")
     faces.add_argument("--config", help="JSON of AVEmoConfig fields: the face CNN (face_backbone, face_size, face_recipe, ...)")
-    faces.add_argument("--face-backbone", default=defaults.face_backbone, choices=("ir50", "resnet18", "mini_xception", "vggface"), help="without --init-from or --config")
+    faces.add_argument("--face-backbone", default=defaults.face_backbone, choices=FACE_ENCODERS.names(), help="without --init-from or --config")
     faces.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint (MS-Celeb-1M), the paper's start")
     faces.add_argument("--resnet18", help="torchvision-named ResNet-18 checkpoint (with --face-backbone resnet18)")
     faces.add_argument("--resnet18-recipe", choices=("fan", "imagenet"), default=None, help="how the ResNet-18 weights want their faces (default: from the file)")

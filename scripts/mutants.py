@@ -219,7 +219,7 @@ MUTANTS = [
     Mutant(
         "evaluate-maps-labels-by-index", "`avemo evaluate` pairing corpus and model labels by position, not by name",
         "avemo/evaluate_model.py",
-        "to_model = label_mapping(labels, predictor.labels, model)", "to_model = list(range(len(labels)))",
+        "to_model = label_mapping(labels, ensemble.labels, name)", "to_model = list(range(len(labels)))",
         [f"{TRAINING}::test_evaluate_maps_labels_by_name_on_a_split"],
         [TRAINING],
     ),
