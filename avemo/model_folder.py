@@ -48,7 +48,9 @@ def processor_for(config: AVEmoConfig, **processor_kwargs):
     from avemo.processing import AVEmoFeatureExtractor, AVEmoProcessor
 
     extractor_kwargs = {}
-    if config.num_mel_bins != 128:
+    if config.audio_features == "spectrogram":
+        extractor_kwargs["feature_type"] = "spectrogram"  # 1024-point FFT: num_mel_bins (513) high
+    elif config.num_mel_bins != 128:
         extractor_kwargs["num_mel_bins"] = config.num_mel_bins
     return AVEmoProcessor(
         AVEmoFeatureExtractor(**extractor_kwargs),

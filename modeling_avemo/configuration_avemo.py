@@ -17,6 +17,10 @@ from .face_recipes_avemo import face_recipe
 from .registry_avemo import AUDIO_ENCODERS, FACE_ENCODERS, FUSIONS, POOLINGS
 
 
+# The audio images the processor can compute; a spectrogram is as high as its 1024-point FFT has bins.
+AUDIO_FEATURES = ("log_mel", "spectrogram")
+SPECTROGRAM_BINS = 1024 // 2 + 1
+
 AFEW_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 MODALITIES = ("audio_visual", "visual", "audio")
@@ -59,7 +63,11 @@ class AVEmoConfig(PreTrainedConfig):
         audio_channels (`list[int]`, *optional*):
             Output channels of the five AlexNet convolutions; defaults to 64, 192, 384, 256, 256.
         num_mel_bins (`int`, defaults to 128):
-            Height of the log-mel input; must match the feature extractor.
+            Height of the audio input; must match the feature extractor (with `audio_features="spectrogram"`, the
+            513 frequency bins of its 1024-point FFT).
+        audio_features (`str`, defaults to `"log_mel"`):
+            The audio "image" the processor computes: `"log_mel"` (log-mel power spectrogram) or `"spectrogram"`
+            (plain log power spectrogram, the paper's other option), each stacked with its deltas.
         visual_attention (`str`, defaults to `"transformer"`):
             Pooling of the frame vectors: `"self"`, `"relation"` (FAN), `"transformer"`, `"mean"` or
             `"log_mean_exp"` (log of the mean of exp: the average of per-frame probabilities when the frame vectors
@@ -122,6 +130,7 @@ class AVEmoConfig(PreTrainedConfig):
     audio_backbone: str = "alexnet"
     audio_channels: list[int] | None = None
     num_mel_bins: int = 128
+    audio_features: str = "log_mel"
     visual_attention: str = "transformer"
     audio_attention: str = "transformer"
     attention_dropout: float = 0.5
@@ -233,6 +242,13 @@ class AVEmoConfig(PreTrainedConfig):
                 f"AVEmoConfig.face_embedding_size={self.face_embedding_size} is not valid with "
                 f"face_backbone={self.face_backbone!r}; allowed values: the last stage width, "
                 f"{self.face_stage_widths[-1]} ({self.face_backbone} has no projection)"
+            )
+        if self.audio_features not in AUDIO_FEATURES:
+            raise ValueError(f"AVEmoConfig.audio_features={self.audio_features!r} is not valid; allowed values: {', '.join(map(repr, AUDIO_FEATURES))}")
+        if self.audio_features == "spectrogram" and self.num_mel_bins != SPECTROGRAM_BINS:
+            raise ValueError(
+                f"AVEmoConfig.num_mel_bins={self.num_mel_bins} is not valid with audio_features='spectrogram'; allowed "
+                f"values: {SPECTROGRAM_BINS} (the frequency bins of the 1024-point FFT the spectrogram is computed with)"
             )
         if self.num_mel_bins < ALEXNET_MIN_FRAMES:
             raise ValueError(
