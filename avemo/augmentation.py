@@ -121,7 +121,7 @@ class FaceTransform:
         crops = np.asarray(crops, dtype=np.uint8)
         if self.is_identity or len(crops) == 0:
             return crops
-        pixels = torch.from_numpy(np.ascontiguousarray(crops)).float()  # (frames, S, S, 3)
+        pixels = torch.from_numpy(np.require(crops, requirements=["C", "W"])).float()  # (frames, S, S, 3); copies read-only cache bytes
         if self.flip:
             pixels = pixels.flip(2)
         if self.shift_y or self.shift_x:

@@ -9,8 +9,10 @@ import json
 import logging
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .augmentation import AugmentConfig
 
 logger = logging.getLogger("avemo.train")
 
@@ -43,6 +45,9 @@ class TrainOptions:
     num_frames: int = 16  # faces cached per clip
     train_frames: int = 8  # faces per clip given to the model (random subset in training)
     audio_crop_seconds: float | None = None
+    # On by default (the paper's best single model was trained with augmentation); AugmentConfig.none() switches
+    # it off. Only the training collator uses it.
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     num_proc: int = 1
     cache_dir: str | None = None
     dataloader_workers: int = 0
@@ -186,7 +191,9 @@ def train(options: TrainOptions) -> dict:
         args=args,
         train_dataset=splits["train"],
         eval_dataset=splits["validation"],
-        data_collator=AVEmoCollator(processor, train=True, frames=options.train_frames, audio_crop_seconds=options.audio_crop_seconds),
+        data_collator=AVEmoCollator(
+            processor, train=True, frames=options.train_frames, audio_crop_seconds=options.audio_crop_seconds, augment=options.augment
+        ),
         eval_data_collator=AVEmoCollator(processor, train=False, frames=options.train_frames),
         compute_metrics=_compute_metrics(len(labels)),
         class_weights=class_weights,
@@ -207,6 +214,7 @@ def train(options: TrainOptions) -> dict:
         split="speaker-independent" if options.split == "speaker" else "none (every clip in every split)",
         split_sizes={name: len(split) for name, split in splits.items()},
         labels=list(labels),
+        augmentation=options.augment.to_dict(),
     )
     checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)

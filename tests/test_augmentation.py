@@ -1,6 +1,8 @@
 """Training augmentation (avemo/augmentation.py, used by the training collator): each transform against an
 independent statement of what it must do, the collator in training and in evaluation, and the command line."""
 
+import contextlib
+import io
 from dataclasses import replace
 
 import numpy as np
@@ -17,6 +19,7 @@ from avemo.augmentation import (
     mask_features,
     roll_waveform,
 )
+from avemo.cli import _augmentation_from_args, build_parser, main
 from avemo.collator import AVEmoCollator, evenly_spaced
 from avemo.model_folder import processor_for
 from modeling_avemo import AVEmoConfig
@@ -304,3 +307,39 @@ def test_switched_off_training_collator_equals_the_plain_inputs(processor):
         assert torch.equal(batch["pixel_values"], expected["pixel_values"])
         assert torch.equal(batch["input_features"], evaluation["input_features"])
     assert len(subsets) > 1
+
+
+# --------------------------------------------------------------------------------------------- command line
+
+
+def _parsed(*options):
+    return build_parser().parse_args(["train", "--data-dir", "d", "--corpus", "ravdess", "--output-dir", "o", *options])
+
+
+def test_command_line_options():
+    assert _augmentation_from_args(_parsed()) == AugmentConfig()
+    assert _augmentation_from_args(_parsed("--no-augment")) == AugmentConfig.none()
+    assert _augmentation_from_args(_parsed("--no-augment", "--horizontal-flip", "0.5", "--random-frames")) == replace(
+        AugmentConfig.none(), horizontal_flip=0.5, random_frames=True
+    )
+    assert _augmentation_from_args(_parsed("--time-masks", "3", "--freq-mask-bins", "20", "--no-random-frames")) == replace(
+        AugmentConfig(), time_masks=3, freq_mask_bins=20, random_frames=False
+    )
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text), pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(help_text.getvalue().split())
+    assert "--no-augment" in text and "does not publish its augmentation" in text
+    for flag, default in (("--horizontal-flip X", 0.5), ("--face-shift X", 0.05), ("--time-mask-frames N", 20), ("--freq-masks N", 2)):
+        own_help = text.rsplit(flag, 1)[1].split(" --", 1)[0]  # from the option to the next one
+        assert own_help.endswith(f"(default: {default})"), (flag, own_help)
+
+
+def test_bad_augmentation_values_are_refused_in_one_line(capsys):
+    with pytest.raises(ValueError, match="face_shift"):
+        AugmentConfig(face_shift=0.7)
+    with pytest.raises(ValueError, match="time_masks"):
+        AugmentConfig(time_masks=-1)
+    code = main(["train", "--data-dir", "d", "--corpus", "ravdess", "--output-dir", "o", "--horizontal-flip", "1.5"])
+    error = capsys.readouterr().err
+    assert code == 1 and "horizontal_flip=1.5 is not valid" in error and "Traceback" not in error
