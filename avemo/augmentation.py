@@ -9,9 +9,9 @@ Faces (each clip's aligned uint8 crops, before the recipe's normalisation):
 - `horizontal_flip`: mirror the crops with this probability (aligned faces are nearly symmetric);
 - `face_shift`: move the crops by up to this share of their side, in whole pixels, filling with black (the
   border the aligner's warp gives): a random crop of a zero-padded face;
-- `brightness`, `contrast`, `saturation`: colour jitter, each factor drawn from [1 - x, 1 + x] and applied as
-  torchvision's ColorJitter defines it, in that order. No hue jitter: shifted skin hues are not faces a model
-  meets.
+- `brightness`, `contrast`, `saturation`: colour jitter, each factor drawn from [1 - x, 1 + x] and applied with
+  torchvision's formulas (adjust_brightness, adjust_contrast, adjust_saturation) in that fixed order (ColorJitter
+  shuffles the order). No hue jitter: shifted skin hues are not faces a model meets.
 
 Audio:
 - `time_shift_seconds`: roll the waveform by up to this many seconds either way (what audiomentations' `Shift`
@@ -68,10 +68,11 @@ class AugmentConfig:
 
     @classmethod
     def none(cls) -> "AugmentConfig":
-        """No augmentation: training sees the clips as evaluation does (apart from an explicit audio crop)."""
+        """No augmentation: training sees the clips as evaluation does (apart from an explicit audio crop). The mask
+        widths keep their defaults, so that setting a mask count alone switches masking back on."""
         return cls(
             random_frames=False, horizontal_flip=0.0, face_shift=0.0, brightness=0.0, contrast=0.0, saturation=0.0,
-            time_shift_seconds=0.0, time_masks=0, time_mask_frames=0, freq_masks=0, freq_mask_bins=0,
+            time_shift_seconds=0.0, time_masks=0, freq_masks=0,
         )
 
     def to_dict(self) -> dict:

@@ -62,7 +62,7 @@ def test_shift_moves_every_pixel_by_exactly_dy_dx_and_fills_with_black(dy, dx):
 
 
 def _jitter_reference(crops, brightness, contrast, saturation):
-    """torchvision's ColorJitter order and formulas, in float64 NumPy, one frame at a time: brightness scales,
+    """torchvision's ColorJitter formulas in a fixed order, in float64 NumPy, one frame at a time: brightness scales,
     contrast blends with the frame's mean gray level, saturation with each pixel's gray level (gray = 0.2989 R +
     0.587 G + 0.114 B), each result clipped to 0-255; rounded to uint8 at the end."""
     out = []
@@ -319,6 +319,9 @@ def _parsed(*options):
 def test_command_line_options():
     assert _augmentation_from_args(_parsed()) == AugmentConfig()
     assert _augmentation_from_args(_parsed("--no-augment")) == AugmentConfig.none()
+    assert AugmentConfig.none().is_off and not AugmentConfig().is_off
+    # A mask count alone switches masking back on: the widths keep their defaults.
+    assert _augmentation_from_args(_parsed("--no-augment", "--time-masks", "2")).masks_features
     assert _augmentation_from_args(_parsed("--no-augment", "--horizontal-flip", "0.5", "--random-frames")) == replace(
         AugmentConfig.none(), horizontal_flip=0.5, random_frames=True
     )
