@@ -216,6 +216,7 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--logging-steps", type=int, default=defaults.logging_steps, help="print the loss every N steps (at least twice a run)")
     train.add_argument("--seed", type=int, default=defaults.seed, help="seed of the split, the initialisation and the sampling")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    _add_augmentation_options(train)
     _common(train)
     train.set_defaults(run=run_train)
 
@@ -270,6 +271,7 @@ def _add_train_faces_parser(commands) -> None:
     faces.add_argument("--logging-steps", type=int, default=defaults.logging_steps, help="print the loss every N steps (at least twice a run)")
     faces.add_argument("--seed", type=int, default=defaults.seed, help="seed of the validation split, the initialisation and the sampling")
     faces.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    _add_augmentation_options(faces)
     _common(faces)
     faces.set_defaults(run=run_train_faces)
 
@@ -280,7 +282,8 @@ def run_train_faces(args) -> int:
     from .train_faces import TrainFacesOptions, train_faces
 
     defaults = TrainFacesOptions(data_dir="", corpus="", output_dir="")
-    options = TrainFacesOptions(**{field.name: getattr(args, field.name, getattr(defaults, field.name)) for field in fields(TrainFacesOptions)})
+    given = {field.name: getattr(args, field.name, getattr(defaults, field.name)) for field in fields(TrainFacesOptions) if field.name != "augment"}
+    options = TrainFacesOptions(**given, augment=_augmentation_from_args(args))
     metrics = train_faces(options)
     if metrics:
         summary = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
@@ -290,6 +293,36 @@ def run_train_faces(args) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
+    """One option per AugmentConfig field (same name, dashes for underscores). Their argparse default is None
+    (not given): run_train starts from the defaults, or from nothing with --no-augment, and applies those given."""
+    from .augmentation import AugmentConfig, option_help
+
+    defaults = AugmentConfig()
+    group = parser.add_argument_group(
+        "augmentation",
+        "applied on the fly to the training batches only (evaluation never augments); on by default. The paper does "
+        "not publish its augmentation: these defaults are avemo's own choice.",
+    )
+    group.add_argument("--no-augment", action="store_true", help="switch all augmentation off (options given with it switch single ones back on)")
+    for name, text in option_help().items():
+        default = getattr(defaults, name)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (default: {'on' if default else 'off'})")
+        else:
+            group.add_argument(flag, type=type(default), default=None, metavar="N" if isinstance(default, int) else "X", help=f"{text} (default: {default})")
+
+
+def _augmentation_from_args(args):
+    from dataclasses import fields, replace
+
+    from .augmentation import AugmentConfig
+
+    given = {item.name: getattr(args, item.name) for item in fields(AugmentConfig) if getattr(args, item.name, None) is not None}
+    return replace(AugmentConfig.none() if args.no_augment else AugmentConfig(), **given)
 
 
 def _add_evaluate_parser(commands) -> None:
@@ -314,7 +347,7 @@ def run_train(args) -> int:
 
     from .train import TrainOptions, train
 
-    options = TrainOptions(**{field.name: getattr(args, field.name) for field in fields(TrainOptions)})
+    options = TrainOptions(**{field.name: getattr(args, field.name) for field in fields(TrainOptions) if field.name != "augment"}, augment=_augmentation_from_args(args))
     metrics = train(options)
     if metrics:
         summary = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))

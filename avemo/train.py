@@ -9,8 +9,10 @@ import json
 import logging
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .augmentation import AugmentConfig
 
 logger = logging.getLogger("avemo.train")
 
@@ -44,6 +46,9 @@ class TrainOptions:
     num_frames: int = 16  # faces cached per clip
     train_frames: int = 8  # faces per clip given to the model (random subset in training)
     audio_crop_seconds: float | None = None
+    # On by default (the paper's best single model was trained with augmentation); AugmentConfig.none() switches
+    # it off. Only the training collator uses it.
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     num_proc: int = 1
     cache_dir: str | None = None
     dataloader_workers: int = 0
@@ -228,7 +233,9 @@ def fit(options, args, model, processor, splits: dict, labels: list[str], run: d
         args=args,
         train_dataset=splits["train"],
         eval_dataset=splits["validation"],
-        data_collator=AVEmoCollator(processor, train=True, frames=frames, audio_crop_seconds=getattr(options, "audio_crop_seconds", None)),
+        data_collator=AVEmoCollator(
+            processor, train=True, frames=frames, audio_crop_seconds=getattr(options, "audio_crop_seconds", None), augment=options.augment
+        ),
         eval_data_collator=AVEmoCollator(processor, train=False, frames=frames),
         compute_metrics=_compute_metrics(len(labels)),
         class_weights=class_weights,
@@ -243,7 +250,9 @@ def fit(options, args, model, processor, splits: dict, labels: list[str], run: d
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(_bar_without_logs())
     # The provenance record of this run, in the config of every checkpoint and of OUT/best.
-    record = model.training_run(**run, split_sizes={name: len(split) for name, split in splits.items()}, labels=list(labels))
+    record = model.training_run(
+        **run, split_sizes={name: len(split) for name, split in splits.items()}, labels=list(labels), augmentation=options.augment.to_dict()
+    )
     checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
     processes = f" in each of {args.world_size} processes" if args.world_size > 1 else ""

@@ -6,12 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from avemo.augmentation import AugmentConfig
 from avemo.caching import cache_features, faces_array
 from avemo.collator import AVEmoCollator, evenly_spaced
 from avemo.corpora import load_corpus
@@ -263,19 +265,20 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
     all_three = ["01", "03", "05"]
     data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 2: ["03", "05"], 17: all_three, 21: all_three})
     init = init_model_folder(tmp_path / "init", AVEmoConfig(**TINY), seed=3)
-    seen_weights = []
+    seen_weights, collators = [], []
     compute_loss = Trainer.compute_loss
 
     def recording_compute_loss(self, model, inputs, *args, **kwargs):
         if model.training:
             seen_weights.append(self.class_weights.clone())
+            collators.append((self.data_collator.train, self.data_collator.augment, self.eval_data_collator.train))
         return compute_loss(self, model, inputs, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "compute_loss", recording_compute_loss)
     options = TrainOptions(
         data_dir=str(data), corpus="ravdess", output_dir=str(tmp_path / "out"), init_from=str(init), class_weights=True,
         freeze_audio=True, max_steps=2, batch_size=2, gradient_accumulation_steps=1, learning_rate=1e-3, backbone_lr_scale=1.0,
-        num_frames=2, train_frames=2,
+        num_frames=2, train_frames=2, augment=AugmentConfig(horizontal_flip=0.25, time_masks=1),
     )
     train(options)
     # Train split (actors 1, 2): Neutral 1, Happy 2, Angry 2 clips. Inverse frequency 5/1, 5/2, 5/2, scaled to mean 1
@@ -293,7 +296,13 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
     # while the weights of another random initialisation differ by O(0.1-1).
     moved = max((trained[name] - start[name]).abs().max().item() for name in face)
     assert 0 < moved < 5e-3
-    assert json.loads((tmp_path / "out" / "best" / "config.json").read_text())["id2label"]["4"] == "Angry"
+    config = json.loads((tmp_path / "out" / "best" / "config.json").read_text())
+    assert config["id2label"]["4"] == "Angry"
+    # The augmentation of the run is part of its provenance record and of training_info.json.
+    expected = dict(AugmentConfig().to_dict(), horizontal_flip=0.25, time_masks=1)
+    assert collators == [(True, options.augment, False)] * 2  # the training collator augments as asked; evaluation's never does
+    assert config["provenance"]["training"][-1]["augmentation"] == expected
+    assert json.loads((tmp_path / "out" / "best" / "training_info.json").read_text())["options"]["augment"] == expected
 
 
 def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic_corpus, tmp_path):
@@ -320,12 +329,16 @@ def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic
         "train", "--data-dir", data, "--corpus", "ravdess", "--output-dir", tmp_path / "out", "--config", tmp_path / "config.json",
         "--ir50", tmp_path / "ir50.pth", "--alexnet", tmp_path / "alexnet.pth", "--freeze-face", "--class-weights",
         "--max-steps", 2, "--batch-size", 2, "--num-frames", 2, "--train-frames", 2, "--learning-rate", 1e-3, "--backbone-lr-scale", 1,
+        "--no-augment", "--freq-masks", 1, "--freq-mask-bins", 8,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert f"skipped {bad}" in log
     info = json.loads((tmp_path / "out" / "best" / "training_info.json").read_text())
     assert info["split_sizes"] == {"train": 6, "validation": 3, "test": 3}  # 7 train clips, the bad one dropped
+    # --no-augment with frequency masking switched back on, as the run's provenance records it.
+    recorded = json.loads((tmp_path / "out" / "best" / "config.json").read_text())["provenance"]["training"][-1]["augmentation"]
+    assert recorded == dict(AugmentConfig.none().to_dict(), freq_masks=1, freq_mask_bins=8)
     trained = load_file(str(tmp_path / "out" / "best" / "model.safetensors"))
     for key, value in ir50.items():
         if not key.endswith(("running_mean", "running_var", "num_batches_tracked")):
@@ -369,6 +382,9 @@ def test_evaluate_maps_labels_by_name_on_a_split(synthetic_corpus, tmp_path):
 # ------------------------------------------------------------------------------------------- learning works
 
 
+WITHOUT_COLOUR_JITTER = replace(AugmentConfig(), brightness=0.0, contrast=0.0, saturation=0.0)
+
+
 def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus, tiny_config_file, tmp_path, monkeypatch):
     """72 clips (24 speakers x 3 labels), a label signal in faces and in audio, speaker-independent split: the
     real processor, cache, collator and Trainer reach held-out accuracy far above chance (1/3)."""
@@ -376,6 +392,9 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     options = TrainOptions(
         data_dir=str(synthetic_corpus), corpus="ravdess", output_dir=str(output), config=str(tiny_config_file),
         max_steps=60, batch_size=8, gradient_accumulation_steps=1, learning_rate=3e-3, backbone_lr_scale=1.0, num_frames=4, train_frames=4, logging_steps=20,
+        # The default augmentation but no colour jitter: the synthetic faces carry their label as a colour tint, which
+        # brightness and saturation jitter blur by design (with it this tiny model stayed at 67 % after 60 steps).
+        augment=WITHOUT_COLOUR_JITTER,
     )
     test_metrics = train(options)
     assert test_metrics["accuracy"] >= 0.8, test_metrics
@@ -384,6 +403,7 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     assert info["split_sizes"] == {"train": 48, "validation": 12, "test": 12} and info["world_size"] == 1
     config = json.loads((best / "config.json").read_text())
     assert config["trained"] is True and config["id2label"]["4"] == "Angry" and "auto_map" in config
+    assert config["provenance"]["training"][-1]["augmentation"] == WITHOUT_COLOUR_JITTER.to_dict()
     assert (best / "processor_config.json").is_file() and (best / "model.safetensors").is_file()
 
     result = avemo("evaluate", "--model", best, "--data-dir", synthetic_corpus, "--corpus", "ravdess", "--split", "test", "--output", tmp_path / "eval" / "metrics.json")
@@ -444,7 +464,8 @@ def test_fits_the_real_crema_d_speech(shared_data, tmp_path):
                   attention_dropout=0.1, classifier_dropout=0.1)
     (tmp_path / "audio.json").write_text(json.dumps(config))
     result = avemo("train", "--data-dir", folder, "--corpus", "crema-d", "--output-dir", tmp_path / "out", "--config", tmp_path / "audio.json",
-                   "--max-steps", 60, "--batch-size", 6, "--gradient-accumulation-steps", 1, "--learning-rate", 3e-3, "--backbone-lr-scale", 1, "--split", "none")
+                   "--max-steps", 60, "--batch-size", 6, "--gradient-accumulation-steps", 1, "--learning-rate", 3e-3, "--backbone-lr-scale", 1, "--split", "none",
+                   "--no-augment")  # a fitting check: augmentation works against memorising (with it, 60 steps fell short)
     assert result.returncode == 0, result.stderr[-3000:]
     result = avemo("evaluate", "--model", tmp_path / "out" / "best", "--data-dir", folder, "--corpus", "crema-d", "--output", tmp_path / "m.json")
     assert result.returncode == 0, result.stderr[-3000:]
