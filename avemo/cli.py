@@ -230,7 +230,7 @@ def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
         "applied on the fly to the training batches only (evaluation never augments); on by default. The paper does "
         "not publish its augmentation: these defaults are avemo's own choice.",
     )
-    group.add_argument("--no-augment", action="store_true", help="switch all augmentation off (options given with it switch single ones back on)")
+    group.add_argument("--no-augment", action="store_true", help="switch all augmentation off (options given with it switch single ones back on) (default: off, augmentation is on)")
     for name, text in option_help().items():
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")

@@ -184,12 +184,12 @@ def test_building_the_parser_stays_light():
 def test_add_dataclass_options_reads_the_annotations():
     @dataclasses.dataclass
     class Example:
-        name: str = option(help="required: no default")
+        name: str = option(help="required")
         count: int = option(3, "a number")
         scale: float | None = option(None, "optional")
         values: list[float] | None = option(None, "one or more")
-        on: bool = option(True, "switch, on by default")
-        off: bool = option(False, "switch, off by default")
+        on: bool = option(True, "a switch that starts on")
+        off: bool = option(False, "a switch that starts off")
         kind: str = option("a", "one of", choices=lambda: ("a", "b"), flags=("--kind", "-k"))
         hidden: int = 5
 
@@ -199,7 +199,8 @@ def test_add_dataclass_options_reads_the_annotations():
     assert options_from_args(Example, args) == Example(name="x", count=3, scale=0.5, values=[1.0, 2.0], on=False, off=True, kind="b")
     helps = {action.dest: action.help for action in parser._actions}
     assert helps["count"] == "a number (default: 3)" and helps["scale"] == "optional (default: none)"
-    assert helps["on"] == "switch, on by default (default: on)" and helps["name"] == "required: no default"
+    assert helps["on"] == "a switch that starts on (default: on)" and helps["off"] == "a switch that starts off (default: off)"
+    assert helps["name"] == "required"  # a required option has no default to show
     with pytest.raises(SystemExit):
         parser.parse_args([])  # --name is required
 
