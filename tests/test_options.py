@@ -210,12 +210,11 @@ def test_train_takes_a_resnet18_checkpoint(tmp_path):
     import torch
 
     from avemo.train import build_model_and_processor
-    from conftest import TINY
     from test_backbone_import import random_state_dict, torchvision_resnet18_shapes
 
     state = random_state_dict(torchvision_resnet18_shapes(), seed=3)  # fc of 1000 classes: torchvision's ImageNet file
     torch.save(state, tmp_path / "resnet18.pth")
-    (tmp_path / "config.json").write_text(json.dumps({**TINY, "face_backbone": "resnet18"}))
+    (tmp_path / "config.json").write_text(json.dumps({"face_backbone": "resnet18", "modalities": "visual"}))  # torchvision sizes
     args = build_parser().parse_args(["train", *REQUIRED, "--config", str(tmp_path / "config.json"), "--resnet18", str(tmp_path / "resnet18.pth")])
     options = options_from_args(TrainOptions, args, augment=AugmentConfig())
     model, processor = build_model_and_processor(options, ["a", "b"])
