@@ -1,3 +1,4 @@
+import ast
 import os
 import subprocess
 import sys
@@ -61,3 +62,11 @@ def run_without_project(code: str, cwd: Path, timeout: float = 300) -> "subproce
     return subprocess.run(
         [sys.executable, "-c", blocker + code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def heavy_modules_after(code: str) -> list[str]:
+    """Which of datasets, torch, transformers and modeling_avemo a fresh interpreter has imported after `code`."""
+    probe = code + "\nimport sys\nprint(sorted(m for m in ('datasets', 'torch', 'transformers', 'modeling_avemo') if m in sys.modules))\n"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])  # a printed list of module names

@@ -1,9 +1,8 @@
 """The corpus registry: one record per corpus, looked up by load_corpus, speaker_split and the CLI."""
 
-import subprocess
-import sys
 
 import pytest
+from conftest import heavy_modules_after
 
 from avemo.corpora import (
     CORPORA,
@@ -42,13 +41,7 @@ def test_cli_offers_exactly_the_registered_corpora():
 
 def test_importing_the_corpora_stays_light():
     """The CLI reads corpus names when it builds its parser: that must not import datasets, torch or the model."""
-    code = (
-        "import sys, avemo.corpora\n"
-        "print(sorted(m for m in ('datasets', 'torch', 'transformers', 'modeling_avemo') if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "[]"
+    assert heavy_modules_after("import avemo.corpora") == []
 
 
 @pytest.fixture
