@@ -38,7 +38,9 @@ def _option(default, help: str):
 class AugmentConfig:
     """What the training collator does to each clip. `AugmentConfig.none()` switches everything off."""
 
-    random_frames: bool = _option(True, "random subset of the cached faces per clip (off: the evenly spaced subset evaluation uses)")
+    random_frames: bool = _option(
+        True, "random subset of the cached faces per clip (off: the evenly spaced subset evaluation uses)"
+    )
     horizontal_flip: float = _option(0.5, "probability of mirroring a clip's faces")
     face_shift: float = _option(0.05, "largest shift of a clip's faces, as a share of the crop side (black fill)")
     brightness: float = _option(0.2, "brightness factor drawn from [1-x, 1+x]")
@@ -71,8 +73,15 @@ class AugmentConfig:
         """No augmentation: training sees the clips as evaluation does (apart from an explicit audio crop). The mask
         widths keep their defaults, so that setting a mask count alone switches masking back on."""
         return cls(
-            random_frames=False, horizontal_flip=0.0, face_shift=0.0, brightness=0.0, contrast=0.0, saturation=0.0,
-            time_shift_seconds=0.0, time_masks=0, freq_masks=0,
+            random_frames=False,
+            horizontal_flip=0.0,
+            face_shift=0.0,
+            brightness=0.0,
+            contrast=0.0,
+            saturation=0.0,
+            time_shift_seconds=0.0,
+            time_masks=0,
+            freq_masks=0,
         )
 
     def to_dict(self) -> dict:
@@ -122,7 +131,9 @@ class FaceTransform:
         crops = np.asarray(crops, dtype=np.uint8)
         if self.is_identity or len(crops) == 0:
             return crops
-        pixels = torch.from_numpy(np.require(crops, requirements=["C", "W"])).float()  # (frames, S, S, 3); copies read-only cache bytes
+        pixels = torch.from_numpy(
+            np.require(crops, requirements=["C", "W"])
+        ).float()  # (frames, S, S, 3); copies read-only cache bytes
         if self.flip:
             pixels = pixels.flip(2)
         if self.shift_y or self.shift_x:
@@ -167,7 +178,7 @@ def draw_face_transform(config: AugmentConfig, size: int, generator=None) -> Fac
 
     flip = bool(config.horizontal_flip) and bool(torch.rand((), generator=generator) < config.horizontal_flip)
     most = int(round(config.face_shift * size))
-    shift_y, shift_x = (torch.randint(-most, most + 1, (2,), generator=generator).tolist() if most else (0, 0))
+    shift_y, shift_x = torch.randint(-most, most + 1, (2,), generator=generator).tolist() if most else (0, 0)
     factors = [uniform(1 - x, 1 + x) if x else 1.0 for x in (config.brightness, config.contrast, config.saturation)]
     return FaceTransform(flip, int(shift_y), int(shift_x), *factors)
 

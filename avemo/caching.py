@@ -34,10 +34,18 @@ def _clip_features(example, processor):
         return {**empty, "error": str(error)}
     faces = np.stack([face.crop for face in clip.faces]).tobytes() if clip.faces else b""
     waveform = clip.audio if clip.has_audio else empty["waveform"]
-    return {"faces": faces, "waveform": waveform, "frames_sampled": clip.frames_sampled, "warnings": clip.warnings, "error": ""}
+    return {
+        "faces": faces,
+        "waveform": waveform,
+        "frames_sampled": clip.frames_sampled,
+        "warnings": clip.warnings,
+        "error": "",
+    }
 
 
-def cache_features(dataset, processor, cache_dir, num_proc: int = 1, shard_size: int = 256, desc: str = "faces + audio"):
+def cache_features(
+    dataset, processor, cache_dir, num_proc: int = 1, shard_size: int = 256, desc: str = "faces + audio"
+):
     """The dataset with cached processor outputs (see the module docstring). Rows that failed keep their `error`."""
     import datasets
 

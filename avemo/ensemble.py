@@ -89,7 +89,8 @@ class EnsemblePredictor:
             scores=scores,
             frames_used=first_clip.frames_used,
             frames_sampled=first_clip.frames_sampled,
-            audio_used=any(clip.has_audio for clip in clips.values()) and any(m.processor.uses_audio for m in self.members),
+            audio_used=any(clip.has_audio for clip in clips.values())
+            and any(m.processor.uses_audio for m in self.members),
             warnings=warnings,
             notes=list(self.notes),
         )

@@ -59,8 +59,13 @@ def evaluate_model(
     skipped = {}
     with tempfile.TemporaryDirectory() as scratch:
         for index, (member, order, weight) in enumerate(zip(ensemble.members, ensemble.orders, ensemble.weights)):
-            cached = cache_features(dataset, member.processor, cache_dir or Path(scratch) / str(index), num_proc=num_proc,
-                                    desc="evaluate: faces + audio")
+            cached = cache_features(
+                dataset,
+                member.processor,
+                cache_dir or Path(scratch) / str(index),
+                num_proc=num_proc,
+                desc="evaluate: faces + audio",
+            )
             errors = list(cached["error"])
             for path, error in zip(cached["path"], errors):
                 if error:
@@ -71,7 +76,11 @@ def evaluate_model(
             with torch.inference_mode():
                 for start in range(0, len(good), batch_size):
                     rows = good[start : start + batch_size]
-                    inputs = {k: v.to(member.device) for k, v in collator([cached[row] for row in rows]).items() if k != "labels"}
+                    inputs = {
+                        k: v.to(member.device)
+                        for k, v in collator([cached[row] for row in rows]).items()
+                        if k != "labels"
+                    }
                     probabilities = member.model(**inputs).logits.float().softmax(-1).cpu()[:, order]
                     combined[rows] += weight * probabilities
     for path, error in list(skipped.items())[:20]:

@@ -11,7 +11,15 @@ from pathlib import Path
 from modeling_avemo import AVEmoConfig
 
 # The config fields that shape the face CNN and its input; all of them travel with the weights.
-FACE_FIELDS = ("face_backbone", "face_size", "face_recipe", "face_stage_depths", "face_stage_widths", "face_embedding_size", "face_dropout")
+FACE_FIELDS = (
+    "face_backbone",
+    "face_size",
+    "face_recipe",
+    "face_stage_depths",
+    "face_stage_widths",
+    "face_embedding_size",
+    "face_dropout",
+)
 _NOT_FIELDS = ("auto_map", "architectures", "transformers_version", "model_type", "dtype", "torch_dtype")
 
 
@@ -66,10 +74,12 @@ def face_record(source_model, source_name: str) -> dict:
     return {
         "part": "face_encoder",
         "source": source_name,
-        "trained_on": "; then ".join(
-            [entry.get("trained_on", entry.get("source", "?")) for entry in earlier] + runs
-        ) or "untrained weights",
-        "from_model": {"labels": [config.id2label[i] for i in range(config.num_labels)], "trained": bool(config.trained)},
+        "trained_on": "; then ".join([entry.get("trained_on", entry.get("source", "?")) for entry in earlier] + runs)
+        or "untrained weights",
+        "from_model": {
+            "labels": [config.id2label[i] for i in range(config.num_labels)],
+            "trained": bool(config.trained),
+        },
     }
 
 
@@ -94,10 +104,16 @@ def load_face_from(model, source) -> dict:
     differing = [key for key in FACE_FIELDS if ours[key] != theirs[key]]
     if differing:
         details = "; ".join(f"{key}: {theirs[key]!r} in {name}, {ours[key]!r} here" for key in differing)
-        raise FaceTransferError(f"the face CNN of {name} does not fit this model ({details}); build its config with its face settings")
+        raise FaceTransferError(
+            f"the face CNN of {name} does not fit this model ({details}); build its config with its face settings"
+        )
     model.avemo.face_encoder.load_state_dict(source.avemo.face_encoder.state_dict())
     record = face_record(source, Path(name).name if Path(name).exists() else name)
-    provenance = model.config.provenance if model.config.provenance is not None else {"weights": [], "training": [], "evaluation": []}
+    provenance = (
+        model.config.provenance
+        if model.config.provenance is not None
+        else {"weights": [], "training": [], "evaluation": []}
+    )
     provenance.setdefault("weights", [])
     provenance["weights"] = [entry for entry in provenance["weights"] if entry.get("part") != "face_encoder"] + [record]
     model.config.provenance = provenance

@@ -27,7 +27,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 FER2013_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 # fer2013new.csv's vote columns, in its order; the last two (unknown, not a face) are not expressions.
 FERPLUS_LABELS = ("Neutral", "Happy", "Surprise", "Sad", "Angry", "Disgust", "Fear", "Contempt")
-FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+FERPLUS_COLUMNS = (
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+)
 RAFDB_LABELS = ("Surprise", "Fear", "Disgust", "Happy", "Sad", "Angry", "Neutral")  # list_patition_label.txt: 1 .. 7
 # AffectNet's `expression` codes 0-7; 8 (None), 9 (Uncertain) and 10 (No-Face) are not expressions.
 AFFECTNET_LABELS = ("Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Angry", "Contempt")
@@ -86,7 +97,9 @@ def _carve_validation(rows: list[dict], share: float, seed: int) -> tuple[list[d
     return train, validation
 
 
-def _splits(train: list[dict], validation: list[dict] | None, test: list[dict], labels, share: float, seed: int, source):
+def _splits(
+    train: list[dict], validation: list[dict] | None, test: list[dict], labels, share: float, seed: int, source
+):
     import datasets
 
     if validation is None:
@@ -94,7 +107,9 @@ def _splits(train: list[dict], validation: list[dict] | None, test: list[dict], 
     for name, rows in (("train", train), ("validation", validation), ("test", test)):
         if not rows:
             raise ImageCorpusError(f"{source}: the {name} split has no images")
-    return datasets.DatasetDict({name: _dataset(rows, labels) for name, rows in (("train", train), ("validation", validation), ("test", test))})
+    return datasets.DatasetDict(
+        {name: _dataset(rows, labels) for name, rows in (("train", train), ("validation", validation), ("test", test))}
+    )
 
 
 def _file(path: Path, what: str) -> Path:
@@ -114,7 +129,10 @@ def read_image_folder(path, validation_share: float = 0.1, seed: int = 0):
     if not root.is_dir():
         raise ImageCorpusError(f"{root}: not a folder of class folders")
     split_names = {"train": ("train",), "validation": ("validation", "val", "valid", "dev"), "test": ("test",)}
-    found = {split: next((root / name for name in names if (root / name).is_dir()), None) for split, names in split_names.items()}
+    found = {
+        split: next((root / name for name in names if (root / name).is_dir()), None)
+        for split, names in split_names.items()
+    }
     label_roots = [folder for folder in found.values() if folder is not None] or [root]
     labels = sorted({child.name for folder in label_roots for child in folder.iterdir() if child.is_dir()})
     if not labels:
@@ -145,11 +163,15 @@ def _fer2013_rows(csv_path: Path) -> list[tuple[int, str, np.ndarray]]:
         reader = csv.DictReader(handle)
         missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or ())
         if missing:
-            raise ImageCorpusError(f"{csv_path}: not fer2013.csv (columns emotion, pixels, Usage; missing {', '.join(sorted(missing))})")
+            raise ImageCorpusError(
+                f"{csv_path}: not fer2013.csv (columns emotion, pixels, Usage; missing {', '.join(sorted(missing))})"
+            )
         for number, row in enumerate(reader):
             values = np.array(row["pixels"].split(), dtype=np.int64) if row["pixels"].strip() else np.zeros(0)
             if values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
-                raise ImageCorpusError(f"{csv_path}: row {number}: `pixels` must hold 2304 values in 0-255 (a 48x48 image); got {values.size}")
+                raise ImageCorpusError(
+                    f"{csv_path}: row {number}: `pixels` must hold 2304 values in 0-255 (a 48x48 image); got {values.size}"
+                )
             rows.append((int(row["emotion"]), row["Usage"], values.astype(np.uint8).reshape(48, 48)))
     return rows
 
@@ -168,7 +190,9 @@ def read_fer2013(path, validation_share: float = 0.1, seed: int = 0):
             raise ImageCorpusError(f"{csv_path}: row {number}: unknown Usage {usage!r} or emotion {emotion}")
         row = {"image": image, "label": emotion, "path": f"{csv_path.name}:row {number}", "box": [], "precropped": True}
         splits[_FER_SPLITS[usage]].append(row)
-    return _splits(splits["train"], splits["validation"], splits["test"], FER2013_LABELS, validation_share, seed, csv_path)
+    return _splits(
+        splits["train"], splits["validation"], splits["test"], FER2013_LABELS, validation_share, seed, csv_path
+    )
 
 
 def ferplus_majority(votes) -> int | None:
@@ -199,10 +223,14 @@ def read_ferplus(path, validation_share: float = 0.1, seed: int = 0):
         reader = csv.DictReader(handle)
         missing = {"Usage", "Image name", *FERPLUS_COLUMNS} - set(reader.fieldnames or ())
         if missing:
-            raise ImageCorpusError(f"{votes_path}: not FER+'s fer2013new.csv (missing columns {', '.join(sorted(missing))})")
+            raise ImageCorpusError(
+                f"{votes_path}: not FER+'s fer2013new.csv (missing columns {', '.join(sorted(missing))})"
+            )
         vote_rows = list(reader)
     if len(vote_rows) != len(pixels):
-        raise ImageCorpusError(f"{votes_path}: {len(vote_rows)} rows, but fer2013.csv has {len(pixels)}: the two files go row for row")
+        raise ImageCorpusError(
+            f"{votes_path}: {len(vote_rows)} rows, but fer2013.csv has {len(pixels)}: the two files go row for row"
+        )
     splits = {"train": [], "validation": [], "test": []}
     for number, (votes, (_, _, image)) in enumerate(zip(vote_rows, pixels)):
         if not votes["Image name"].strip():
@@ -210,9 +238,17 @@ def read_ferplus(path, validation_share: float = 0.1, seed: int = 0):
         label = ferplus_majority([int(float(votes[column] or 0)) for column in FERPLUS_COLUMNS])
         if label is None or votes["Usage"] not in _FER_SPLITS:
             continue
-        row = {"image": image, "label": label, "path": f"fer2013.csv:row {number} ({votes['Image name']})", "box": [], "precropped": True}
+        row = {
+            "image": image,
+            "label": label,
+            "path": f"fer2013.csv:row {number} ({votes['Image name']})",
+            "box": [],
+            "precropped": True,
+        }
         splits[_FER_SPLITS[votes["Usage"]]].append(row)
-    return _splits(splits["train"], splits["validation"], splits["test"], FERPLUS_LABELS, validation_share, seed, votes_path)
+    return _splits(
+        splits["train"], splits["validation"], splits["test"], FERPLUS_LABELS, validation_share, seed, votes_path
+    )
 
 
 def read_rafdb(path, validation_share: float = 0.1, seed: int = 0, rafdb_images: str = "auto"):
@@ -222,7 +258,9 @@ def read_rafdb(path, validation_share: float = 0.1, seed: int = 0, rafdb_images:
     and video crops match) or DIR/Image/aligned/ (train_00001_aligned.jpg, RAF-DB's own 100x100 faces, taken
     whole). `rafdb_images`: "original", "aligned" or "auto" (original when present)."""
     root = Path(path)
-    labels_file = _file(root / "EmoLabel" / "list_patition_label.txt", "RAF-DB label list (EmoLabel/list_patition_label.txt)")
+    labels_file = _file(
+        root / "EmoLabel" / "list_patition_label.txt", "RAF-DB label list (EmoLabel/list_patition_label.txt)"
+    )
     if rafdb_images == "auto":
         rafdb_images = "original" if (root / "Image" / "original").is_dir() else "aligned"
     if rafdb_images not in ("original", "aligned"):
@@ -238,11 +276,21 @@ def read_rafdb(path, validation_share: float = 0.1, seed: int = 0, rafdb_images:
             name, label = line.split()
             label = int(label) - 1
         except ValueError:
-            raise ImageCorpusError(f"{labels_file}: line {number + 1}: expected 'NAME.jpg LABEL'; got {line!r}") from None
+            raise ImageCorpusError(
+                f"{labels_file}: line {number + 1}: expected 'NAME.jpg LABEL'; got {line!r}"
+            ) from None
         if not 0 <= label < len(RAFDB_LABELS) or not name.startswith(("train_", "test_")):
-            raise ImageCorpusError(f"{labels_file}: line {number + 1}: label {label + 1} outside 1-7 or name not train_*/test_*")
+            raise ImageCorpusError(
+                f"{labels_file}: line {number + 1}: label {label + 1} outside 1-7 or name not train_*/test_*"
+            )
         file = folder / (name if rafdb_images == "original" else f"{Path(name).stem}_aligned{Path(name).suffix}")
-        row = {"image": str(_file(file, "RAF-DB picture")), "label": label, "path": str(file), "box": [], "precropped": rafdb_images == "aligned"}
+        row = {
+            "image": str(_file(file, "RAF-DB picture")),
+            "label": label,
+            "path": str(file),
+            "box": [],
+            "precropped": rafdb_images == "aligned",
+        }
         splits["train" if name.startswith("train_") else "test"].append(row)
     return _splits(splits["train"], None, splits["test"], RAFDB_LABELS, validation_share, seed, labels_file)
 
@@ -267,20 +315,36 @@ def read_affectnet(path, validation_share: float = 0.1, seed: int = 0, affectnet
             needed = {"subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "expression"}
             missing = needed - set(reader.fieldnames or ())
             if missing:
-                raise ImageCorpusError(f"{csv_path}: not an AffectNet annotation file (missing columns {', '.join(sorted(missing))})")
+                raise ImageCorpusError(
+                    f"{csv_path}: not an AffectNet annotation file (missing columns {', '.join(sorted(missing))})"
+                )
             for number, row in enumerate(reader):
                 try:
                     expression = int(row["expression"])
-                    x, y, width, height = (int(float(row[key])) for key in ("face_x", "face_y", "face_width", "face_height"))
+                    x, y, width, height = (
+                        int(float(row[key])) for key in ("face_x", "face_y", "face_width", "face_height")
+                    )
                 except ValueError:
-                    raise ImageCorpusError(f"{csv_path}: row {number + 2}: expression and face box must be numbers") from None
+                    raise ImageCorpusError(
+                        f"{csv_path}: row {number + 2}: expression and face box must be numbers"
+                    ) from None
                 if not 0 <= expression < affectnet_classes:
                     continue
                 file = images / row["subDirectory_filePath"]
                 box = [x, y, x + width - 1, y + height - 1]
-                rows.append({"image": str(_file(file, "AffectNet picture")), "label": expression, "path": str(file), "box": box, "precropped": False})
+                rows.append(
+                    {
+                        "image": str(_file(file, "AffectNet picture")),
+                        "label": expression,
+                        "path": str(file),
+                        "box": box,
+                        "precropped": False,
+                    }
+                )
         splits[split] = rows
-    return _splits(splits["train"], None, splits["test"], AFFECTNET_LABELS[:affectnet_classes], validation_share, seed, root)
+    return _splits(
+        splits["train"], None, splits["test"], AFFECTNET_LABELS[:affectnet_classes], validation_share, seed, root
+    )
 
 
 IMAGE_CORPORA = {

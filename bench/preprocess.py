@@ -50,9 +50,13 @@ def ours(predictor, path, repeats):
     clip = processor.process_video(path)
     inputs = processor.batch([clip])
     stages = {
-        "decode (frames + audio)": median_time(lambda: (read_frames(path, processor.num_frames), read_audio(path, 16000)), repeats),
+        "decode (frames + audio)": median_time(
+            lambda: (read_frames(path, processor.num_frames), read_audio(path, 16000)), repeats
+        ),
         "detect + align": median_time(lambda: aligner.align_frames(frames), repeats),
-        "audio features": median_time(lambda: processor.feature_extractor([waveform], sampling_rate=16000, return_tensors="pt"), repeats),
+        "audio features": median_time(
+            lambda: processor.feature_extractor([waveform], sampling_rate=16000, return_tensors="pt"), repeats
+        ),
     }
     with torch.inference_mode():
         stages["model"] = median_time(lambda: predictor.model(**inputs), repeats)
@@ -83,7 +87,9 @@ def naive(path, face_size, repeats):
         return crops
 
     def features(waveform):
-        power = librosa.feature.melspectrogram(y=waveform, sr=16000, n_fft=1024, hop_length=160, win_length=640, window="hamming", n_mels=128, fmax=8000)
+        power = librosa.feature.melspectrogram(
+            y=waveform, sr=16000, n_fft=1024, hop_length=160, win_length=640, window="hamming", n_mels=128, fmax=8000
+        )
         static = librosa.power_to_db(power, top_db=None)
         delta = librosa.feature.delta(static, width=5, mode="nearest")
         return np.stack([static, delta, librosa.feature.delta(delta, width=5, mode="nearest")])
@@ -115,9 +121,14 @@ def main():
         looped = (frames * 2)[: int(round(3.0 * fps))]
         audio = np.resize(audio, int(3.0 * rate)).astype(np.float32)
         three_seconds = write_video(scratch / "clip_3s.mp4", looped, fps, audio, rate)
-        clips = {"3.0 s clip (single_face looped)": three_seconds, "19.7 s Pexels clip": Path(args.data) / "video" / "WolfgangLanger_Pexels.mp4"}
+        clips = {
+            "3.0 s clip (single_face looped)": three_seconds,
+            "19.7 s Pexels clip": Path(args.data) / "video" / "WolfgangLanger_Pexels.mp4",
+        }
 
-        print(f"CPU threads: {torch.get_num_threads()}; torch {torch.__version__}; frames sampled: {predictor.processor.num_frames}")
+        print(
+            f"CPU threads: {torch.get_num_threads()}; torch {torch.__version__}; frames sampled: {predictor.processor.num_frames}"
+        )
         for name, path in clips.items():
             predictor.predict_file(path)  # warm-up
             stages, total, used = ours(predictor, path, args.repeats)
@@ -133,8 +144,10 @@ def main():
             ours_pre = sum(seconds for stage, seconds in stages.items() if stage != "model")
             naive_pre = sum(baseline.values())
             print(f"| preprocessing total | {ours_pre:.3f} | {naive_pre:.3f} | {naive_pre / ours_pre:.1f}x |")
-            print(f"\nfile to probabilities (avemo predict path, median of {args.repeats}): {total:.3f} s; "
-                  f"faces in {used} of {predictor.processor.num_frames} sampled frames (naive: all {all_frames} frames)")
+            print(
+                f"\nfile to probabilities (avemo predict path, median of {args.repeats}): {total:.3f} s; "
+                f"faces in {used} of {predictor.processor.num_frames} sampled frames (naive: all {all_frames} frames)"
+            )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ def make_video(path: Path, minutes: float) -> Path:
         size = audio.codec_context.frame_size or 1024
         for start in range(0, int(count / fps * 16000), size):
             t = (start + np.arange(size)) / 16000
-            frame = av.AudioFrame.from_ndarray((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None], format="flt", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None], format="flt", layout="mono"
+            )
             frame.sample_rate = 16000
             for packet in audio.encode(frame):
                 container.mux(packet)
@@ -83,7 +85,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "windows": len(rows),
 
 
 def run(mode: str, model: str, video: Path, duration: float) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, mode, model, str(video), str(duration)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, model, str(video), str(duration)], capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise SystemExit(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -92,7 +96,9 @@ def run(mode: str, model: str, video: Path, duration: float) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--naive-minutes", type=float, default=2.0, help="length for the naive baseline (it holds every frame)")
+    parser.add_argument(
+        "--naive-minutes", type=float, default=2.0, help="length for the naive baseline (it holds every frame)"
+    )
     parser.add_argument("--models", nargs="+", default=["fer2013-faces", "paper"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -100,14 +106,20 @@ def main():
         models = {}
         for name in args.models:
             if name == "paper":  # the default IR50 + AlexNet config, random weights: speed only
-                subprocess.run([sys.executable, "-m", "avemo.cli", "init", "--output", str(scratch / "paper")], check=True, capture_output=True)
+                subprocess.run(
+                    [sys.executable, "-m", "avemo.cli", "init", "--output", str(scratch / "paper")],
+                    check=True,
+                    capture_output=True,
+                )
                 models[name] = str(scratch / "paper")
             else:
                 models[name] = name
         start = time.perf_counter()
         long_video = make_video(scratch / "long.mp4", args.minutes)
         short_video = make_video(scratch / "short.mp4", args.naive_minutes)
-        print(f"generated {args.minutes:g} min and {args.naive_minutes:g} min videos in {time.perf_counter() - start:.0f} s\n")
+        print(
+            f"generated {args.minutes:g} min and {args.naive_minutes:g} min videos in {time.perf_counter() - start:.0f} s\n"
+        )
         pexels = SHARED / "video" / "WolfgangLanger_Pexels.mp4"
         print("| model | video | method | seconds | real-time factor | peak RSS MB |")
         print("| --- | --- | --- | --- | --- | --- |")
@@ -121,7 +133,9 @@ def main():
                 for mode in modes:
                     results[mode] = run(mode, model, video, duration)
                     r = results[mode]
-                    print(f"| {name} | {label} | {mode} | {r['seconds']:.1f} | {duration / r['seconds']:.1f}x | {r['peak_rss_mb']:.0f} |")
+                    print(
+                        f"| {name} | {label} | {mode} | {r['seconds']:.1f} | {duration / r['seconds']:.1f}x | {r['peak_rss_mb']:.0f} |"
+                    )
                 if "naive" in results:
                     speed = results["naive"]["seconds"] / results["timeline"]["seconds"]
                     memory = results["naive"]["peak_rss_mb"] / results["timeline"]["peak_rss_mb"]

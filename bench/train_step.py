@@ -76,7 +76,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    parser.add_argument("--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces", "image-stage"))
+    parser.add_argument(
+        "--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces", "image-stage")
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     faces, frames = (1, 1) if args.preset == "image-stage" else (16, 8)
@@ -92,11 +94,19 @@ def main():
     collator = AVEmoCollator(processor, train=True, frames=frames)
     rows = CachedRows(args.batch_size * (args.steps + 1), faces=faces, size=config.face_size)
     loader = torch.utils.data.DataLoader(
-        rows, batch_size=args.batch_size, shuffle=True, collate_fn=collator, num_workers=args.workers,
-        pin_memory=device.type == "cuda", drop_last=True,
+        rows,
+        batch_size=args.batch_size,
+        shuffle=True,
+        collate_fn=collator,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
     )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; preset {args.preset}, {frames} of {faces} faces per example" + (", 3 s audio" if config.uses_audio else ""))
+    print(
+        f"device: {name}; torch {torch.__version__}; preset {args.preset}, {frames} of {faces} faces per example"
+        + (", 3 s audio" if config.uses_audio else "")
+    )
     print(f"batch {args.batch_size}, {args.steps} timed steps, {args.workers} DataLoader workers\n")
     print("| precision | train clips/s | data wait share |")
     print("| --- | --- | --- |")

@@ -207,7 +207,9 @@ def _confusion_table(metrics: Metrics) -> str:
         return ""
     header = "| true \\ predicted | " + " | ".join(metrics.labels) + " |"
     rule = "|" + " --- |" * (len(metrics.labels) + 1)
-    rows = [f"| {label} | " + " | ".join(str(count) for count in row) + " |" for label, row in zip(metrics.labels, matrix)]
+    rows = [
+        f"| {label} | " + " | ".join(str(count) for count in row) + " |" for label, row in zip(metrics.labels, matrix)
+    ]
     return "\n".join([header, rule, *rows])
 
 
@@ -246,13 +248,18 @@ def _corpora(config, metrics: Metrics | None) -> set[str]:
     """Corpora named in the training and evaluation records (and the metrics file): ravdess, crema-d, afew."""
     provenance = getattr(config, "provenance", None) or {}
     text = json.dumps([provenance.get("training"), provenance.get("evaluation"), metrics and metrics.corpus]).lower()
-    return {name for name, pattern in (("ravdess", r"ravdess"), ("crema-d", r"crema"), ("afew", r"afew|emotiw")) if re.search(pattern, text)}
+    return {
+        name
+        for name, pattern in (("ravdess", r"ravdess"), ("crema-d", r"crema"), ("afew", r"afew|emotiw"))
+        if re.search(pattern, text)
+    }
 
 
 def _citation_texts(config, metrics: Metrics | None) -> list[str]:
     provenance = getattr(config, "provenance", None) or {}
     weights = [
-        entry for entry in provenance.get("weights") or []
+        entry
+        for entry in provenance.get("weights") or []
         if not (isinstance(entry, dict) and str(entry.get("source", "")).lower().startswith("random"))
     ]
     rest = {key: value for key, value in provenance.items() if key not in ("weights", "summary")}
@@ -261,22 +268,37 @@ def _citation_texts(config, metrics: Metrics | None) -> list[str]:
 
 def _uses_fer2013_faces(config) -> bool:
     provenance = getattr(config, "provenance", None) or {}
-    text = json.dumps([e for e in provenance.get("weights") or [] if isinstance(e, dict) and e.get("part") == "face_encoder"])
+    text = json.dumps(
+        [e for e in provenance.get("weights") or [] if isinstance(e, dict) and e.get("part") == "face_encoder"]
+    )
     return config.uses_visual and bool(re.search(r"fer2013|emotion_model\.hdf5", text, re.IGNORECASE))
 
 
 def _license(config, corpora: set[str], references: list[Reference]) -> tuple[str, str | None]:
     """The card's `license` field: the most restrictive terms the provenance names (as a hub identifier)."""
     if "ravdess" in corpora:
-        return "cc-by-nc-sa-4.0", "the model was trained on RAVDESS, whose licence (CC BY-NC-SA 4.0) allows no commercial use and asks that derived works be shared alike"
+        return (
+            "cc-by-nc-sa-4.0",
+            "the model was trained on RAVDESS, whose licence (CC BY-NC-SA 4.0) allows no commercial use and asks that derived works be shared alike",
+        )
     if "afew" in corpora:
         return "other", "the model was trained on AFEW, whose licence agreement allows academic research only"
     weights = (getattr(config, "provenance", None) or {}).get("weights") or []
-    licences = {str(entry.get("license", "")).strip().lower() for entry in weights if isinstance(entry, dict) and entry.get("license")}
+    licences = {
+        str(entry.get("license", "")).strip().lower()
+        for entry in weights
+        if isinstance(entry, dict) and entry.get("license")
+    }
     if licences == {"mit"}:
-        return "mit", "the starting weights are MIT-licensed; the data they were trained on come with their own terms (below)"
+        return (
+            "mit",
+            "the starting weights are MIT-licensed; the data they were trained on come with their own terms (below)",
+        )
     if not licences:
-        return "apache-2.0", "avemo's own licence: no third-party weights with other terms are recorded; the training data come with their own terms (below)"
+        return (
+            "apache-2.0",
+            "avemo's own licence: no third-party weights with other terms are recorded; the training data come with their own terms (below)",
+        )
     return "other", "the starting weights come with several licences (below)"
 
 
@@ -305,13 +327,24 @@ def build_model_card(
     references = cited(*_citation_texts(config, measured))
     license_id, license_note = _license(config, corpora, references)
     provenance = getattr(config, "provenance", None) or {}
-    modalities = {"audio_visual": "faces and speech (audio-video)", "visual": "faces only (the audio is not used)", "audio": "speech only (the faces are not used)"}[config.modalities]
+    modalities = {
+        "audio_visual": "faces and speech (audio-video)",
+        "visual": "faces only (the audio is not used)",
+        "audio": "speech only (the faces are not used)",
+    }[config.modalities]
 
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag="video-classification",
         license=license_id,
-        tags=["avemo", "emotion-recognition", "facial-expression-recognition", "audio-visual", "video-classification", "custom_code"],
+        tags=[
+            "avemo",
+            "emotion-recognition",
+            "facial-expression-recognition",
+            "audio-visual",
+            "video-classification",
+            "custom_code",
+        ],
         metrics=[key for key, _ in METRICS] if measured else None,
         model_name=name,
         eval_results=_eval_results(measured) if measured else None,

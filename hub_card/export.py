@@ -96,7 +96,9 @@ def _load(source: str):
         try:
             processor = AVEmoProcessor.from_pretrained(source)
         except (OSError, ValueError) as error:
-            raise ModelLoadError(f"{source}: cannot load its processor ({str(error).strip().splitlines()[0]})") from error
+            raise ModelLoadError(
+                f"{source}: cannot load its processor ({str(error).strip().splitlines()[0]})"
+            ) from error
     else:
         processor = processor_for(model.config)
         notes.append("the model folder has no processor_config.json: the default processor for its config was written")
@@ -160,7 +162,12 @@ def export_model(
         model.save_pretrained(stage)
         processor.save_pretrained(stage)
         # Without a hub id, the card's usage examples load the folder by its own name, as a local path.
-        card = build_model_card(stage, metrics=metrics, repo_id=repo_id or f"./{output.name}", model_name=output.name if repo_id is None else None)
+        card = build_model_card(
+            stage,
+            metrics=metrics,
+            repo_id=repo_id or f"./{output.name}",
+            model_name=output.name if repo_id is None else None,
+        )
         card.save(stage / "README.md")
         files = check_hub_folder(stage)
         _readable(stage)

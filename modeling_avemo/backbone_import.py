@@ -53,7 +53,9 @@ def read_state_dict(checkpoint: str | PathLike | Mapping, what: str) -> dict[str
             else:
                 state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # corrupt file, pickled code objects, ...
-            raise BackboneWeightsError(f"{path}: cannot read a {what} state_dict ({type(error).__name__}: {error})") from error
+            raise BackboneWeightsError(
+                f"{path}: cannot read a {what} state_dict ({type(error).__name__}: {error})"
+            ) from error
     for key in _NESTED_KEYS:
         if isinstance(state.get(key), Mapping):
             state = state[key]
@@ -114,7 +116,9 @@ def load_ir50_weights(model: nn.Module, checkpoint: str | PathLike | Mapping) ->
     return model
 
 
-def load_resnet18_weights(model: nn.Module, checkpoint: str | PathLike | Mapping, recipe: str | None = None) -> nn.Module:
+def load_resnet18_weights(
+    model: nn.Module, checkpoint: str | PathLike | Mapping, recipe: str | None = None
+) -> nn.Module:
     """Load a torchvision-named ResNet-18 checkpoint (ImageNet, or FAN's face model) into the face CNN.
 
     The model's face recipe then follows the weights: `recipe="imagenet"` (ImageNet mean and std) or `"fan"`
@@ -149,8 +153,12 @@ def load_alexnet_weights(model: nn.Module, checkpoint: str | PathLike | Mapping)
     config = model.config
     if not config.uses_audio:
         raise BackboneWeightsError(f"the model has no audio backbone (modalities={config.modalities!r})")
-    state = {key: value for key, value in read_state_dict(checkpoint, "AlexNet").items() if not key.startswith("classifier.")}
-    load_state_dict_exactly(_base_model(model).audio_encoder, state, "AlexNet", "only features.* is used; classifier.* is dropped")
+    state = {
+        key: value for key, value in read_state_dict(checkpoint, "AlexNet").items() if not key.startswith("classifier.")
+    }
+    load_state_dict_exactly(
+        _base_model(model).audio_encoder, state, "AlexNet", "only features.* is used; classifier.* is dropped"
+    )
     return model
 
 
@@ -175,7 +183,9 @@ def _open_keras_file(source: str | PathLike):
             return h5py.File(io.BytesIO(data), "r")
         return h5py.File(path, "r")
     except (OSError, KeyError, zipfile.BadZipFile) as error:
-        raise BackboneWeightsError(f"{path}: cannot read a Keras HDF5 model ({type(error).__name__}: {error})") from error
+        raise BackboneWeightsError(
+            f"{path}: cannot read a Keras HDF5 model ({type(error).__name__}: {error})"
+        ) from error
 
 
 def keras_weighted_layers(source: str | PathLike) -> list[dict]:
@@ -196,7 +206,9 @@ def keras_weighted_layers(source: str | PathLike) -> list[dict]:
                 weight_name = weight_name.decode() if isinstance(weight_name, bytes) else weight_name
                 # "conv2d_1/conv2d_1_1/kernel:0" -> "kernel"
                 arrays[weight_name.rsplit("/", 1)[-1].split(":")[0]] = group[weight_name][()]
-            layers.append({"class": layer["class_name"], "name": layer["name"], "config": layer["config"], "weights": arrays})
+            layers.append(
+                {"class": layer["class_name"], "name": layer["name"], "config": layer["config"], "weights": arrays}
+            )
     return layers
 
 
@@ -253,7 +265,12 @@ def convert_mini_xception_keras(source: str | PathLike, encoder: nn.Module) -> d
         problems += [f"{layer['name']} -> {prefix}: {problem}" for problem in _keras_layer_problems(layer, module)]
         arrays = {key: torch.from_numpy(value.astype("float32")) for key, value in layer["weights"].items()}
         if layer["class"] == "BatchNormalization":
-            for keras_name, torch_name in (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"), ("moving_variance", "running_var")):
+            for keras_name, torch_name in (
+                ("gamma", "weight"),
+                ("beta", "bias"),
+                ("moving_mean", "running_mean"),
+                ("moving_variance", "running_var"),
+            ):
                 if keras_name in arrays:
                     state[f"{prefix}.{torch_name}"] = arrays[keras_name]
             state[f"{prefix}.num_batches_tracked"] = torch.tensor(0)
@@ -268,7 +285,9 @@ def convert_mini_xception_keras(source: str | PathLike, encoder: nn.Module) -> d
             if "pointwise_kernel" in arrays:  # (1, 1, in, out) -> (out, in, 1, 1)
                 state[f"{prefix}.pointwise.weight"] = arrays["pointwise_kernel"].permute(3, 2, 0, 1).contiguous()
     if problems:
-        raise BackboneWeightsError(f"{source}: the Keras model does not match mini-Xception:\n  " + "\n  ".join(problems))
+        raise BackboneWeightsError(
+            f"{source}: the Keras model does not match mini-Xception:\n  " + "\n  ".join(problems)
+        )
     return state
 
 

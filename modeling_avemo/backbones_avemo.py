@@ -77,7 +77,9 @@ class IR50(nn.Module):
     Four stages, each starting with a stride-2 unit, so the final map is face_size / 16 on a side.
     """
 
-    def __init__(self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float, in_channels: int = 3):
+    def __init__(
+        self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float, in_channels: int = 3
+    ):
         super().__init__()
         stem_width = stage_widths[0]
         self.input_layer = nn.Sequential(
@@ -102,8 +104,12 @@ class IR50(nn.Module):
     @classmethod
     def from_config(cls, config) -> "IR50":
         return cls(
-            config.face_size, config.face_stage_depths, config.face_stage_widths, config.face_embedding_size,
-            config.face_dropout, config.face_channels,
+            config.face_size,
+            config.face_stage_depths,
+            config.face_stage_widths,
+            config.face_embedding_size,
+            config.face_dropout,
+            config.face_channels,
         )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -198,7 +204,9 @@ class XceptionBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, 2, bias=False), _keras_batch_norm(out_channels))
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, 2, bias=False), _keras_batch_norm(out_channels)
+        )
         self.separable1 = SeparableConv2d(in_channels, out_channels)
         self.bn1 = _keras_batch_norm(out_channels)
         self.separable2 = SeparableConv2d(out_channels, out_channels)
@@ -266,7 +274,9 @@ class VGGFace(nn.Module):
     `fc7.bias`). Stages of 2, 2, 3, 3 and 3 convolutions, each followed by a 2x2 max-pool; the fifth stage is as wide
     as the fourth."""
 
-    def __init__(self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float, in_channels: int = 3):
+    def __init__(
+        self, face_size: int, stage_depths, stage_widths, embedding_size: int, dropout: float, in_channels: int = 3
+    ):
         super().__init__()
         depths = list(stage_depths) + [stage_depths[-1]]
         widths = list(stage_widths) + [stage_widths[-1]]
@@ -287,8 +297,12 @@ class VGGFace(nn.Module):
     @classmethod
     def from_config(cls, config) -> "VGGFace":
         return cls(
-            config.face_size, config.face_stage_depths, config.face_stage_widths, config.face_embedding_size,
-            config.face_dropout, config.face_channels,
+            config.face_size,
+            config.face_stage_depths,
+            config.face_stage_widths,
+            config.face_embedding_size,
+            config.face_dropout,
+            config.face_channels,
         )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -193,7 +193,9 @@ class AVEmoConfig(PreTrainedConfig):
         for field, allowed in choices.items():
             value = getattr(self, field)
             if value not in allowed:
-                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}")
+                raise ValueError(
+                    f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}"
+                )
 
         spec = FACE_ENCODERS.spec(self.face_backbone)
         sizes = spec.face_sizes
@@ -226,7 +228,9 @@ class AVEmoConfig(PreTrainedConfig):
 
         for field, length in (("face_stage_depths", 4), ("face_stage_widths", 4), ("audio_channels", 5)):
             value = getattr(self, field)
-            if len(value) != length or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            if len(value) != length or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+            ):
                 raise ValueError(
                     f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a list of {length} integers >= 1"
                 )
@@ -244,7 +248,9 @@ class AVEmoConfig(PreTrainedConfig):
                 f"{self.face_stage_widths[-1]} ({self.face_backbone} has no projection)"
             )
         if self.audio_features not in AUDIO_FEATURES:
-            raise ValueError(f"AVEmoConfig.audio_features={self.audio_features!r} is not valid; allowed values: {', '.join(map(repr, AUDIO_FEATURES))}")
+            raise ValueError(
+                f"AVEmoConfig.audio_features={self.audio_features!r} is not valid; allowed values: {', '.join(map(repr, AUDIO_FEATURES))}"
+            )
         if self.audio_features == "spectrogram" and self.num_mel_bins != SPECTROGRAM_BINS:
             raise ValueError(
                 f"AVEmoConfig.num_mel_bins={self.num_mel_bins} is not valid with audio_features='spectrogram'; allowed "
@@ -256,7 +262,9 @@ class AVEmoConfig(PreTrainedConfig):
                 f"{ALEXNET_MIN_FRAMES} (the smallest input AlexNet's conv stack maps to at least one row)"
             )
         if self.num_labels is None or self.num_labels < 1:
-            raise ValueError(f"AVEmoConfig.num_labels={self.num_labels!r} is not valid; allowed values: an integer >= 1")
+            raise ValueError(
+                f"AVEmoConfig.num_labels={self.num_labels!r} is not valid; allowed values: an integer >= 1"
+            )
 
     def _check_face_recipe(self):
         """Resolve a recipe name into its dict (saved as such) and check that it fits the backbone."""

@@ -117,7 +117,9 @@ class FaceRecipe:
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"face recipe has unknown fields: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"face recipe has unknown fields: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(**data)
 
     def describe(self) -> str:
@@ -130,8 +132,10 @@ class FaceRecipe:
         else:
             shift = f", moved {'up' if self.shift_y < 0 else 'down'} by {abs(self.shift_y):.0%}" if self.shift_y else ""
             how = f"dlib detector box enlarged by {self.margin:.0%}{shift}, not rotated"
-        scale = "[0, 1]" if self.mean == (0.0,) * self.channels and self.std == (1.0,) * self.channels else (
-            f"mean {', '.join(f'{v:g}' for v in self.mean)}, std {', '.join(f'{v:g}' for v in self.std)}"
+        scale = (
+            "[0, 1]"
+            if self.mean == (0.0,) * self.channels and self.std == (1.0,) * self.channels
+            else (f"mean {', '.join(f'{v:g}' for v in self.mean)}, std {', '.join(f'{v:g}' for v in self.std)}")
         )
         return f"{self.name}: {self.size}x{self.size} {self.color.upper() if self.color == 'rgb' else 'grayscale'}, {how}, normalised {scale}"
 
@@ -216,7 +220,9 @@ def face_recipe(value, size: int | None = None) -> FaceRecipe:
         recipe = FaceRecipe.from_dict(value.to_dict())
     elif isinstance(value, str):
         if value not in FACE_RECIPES:
-            raise ValueError(f"unknown face recipe {value!r}; known: {', '.join(FACE_RECIPES)} (or a dict of FaceRecipe fields)")
+            raise ValueError(
+                f"unknown face recipe {value!r}; known: {', '.join(FACE_RECIPES)} (or a dict of FaceRecipe fields)"
+            )
         recipe = FACE_RECIPES[value]
     elif isinstance(value, dict):
         recipe = FaceRecipe.from_dict(value)

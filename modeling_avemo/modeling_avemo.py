@@ -132,8 +132,14 @@ class AVEmoPreTrainedModel(PreTrainedModel):
             return
         run = getattr(self, "_training_run", None)
         if run is None:
-            run = self._training_run = self.config.record_training(tool="training loop outside avemo (e.g. transformers Trainer)", corpus="custom")
-        run.update(batches=seen, clips=self._trained_clips, labels=[self.config.id2label[i] for i in range(self.config.num_labels)])
+            run = self._training_run = self.config.record_training(
+                tool="training loop outside avemo (e.g. transformers Trainer)", corpus="custom"
+            )
+        run.update(
+            batches=seen,
+            clips=self._trained_clips,
+            labels=[self.config.id2label[i] for i in range(self.config.num_labels)],
+        )
         self.config.trained = True
 
     def training_run(self, **details) -> dict:
@@ -163,12 +169,20 @@ class AVEmoModel(AVEmoPreTrainedModel):
     def __init__(self, config: AVEmoConfig):
         super().__init__(config)
         self.face_encoder = build_face_encoder(config) if config.uses_visual else None
-        self.visual_attention = build_pooling(config.visual_attention, config.face_embedding_size, config) if config.uses_visual else None
+        self.visual_attention = (
+            build_pooling(config.visual_attention, config.face_embedding_size, config) if config.uses_visual else None
+        )
         self.audio_encoder = build_audio_encoder(config) if config.uses_audio else None
-        self.audio_attention = build_pooling(config.audio_attention, config.audio_embedding_size, config) if config.uses_audio else None
+        self.audio_attention = (
+            build_pooling(config.audio_attention, config.audio_embedding_size, config) if config.uses_audio else None
+        )
         self.fusion = build_fusion(config) if config.modalities == "audio_visual" else None
-        self.missing_visual_embedding = nn.Parameter(torch.zeros(config.visual_output_size)) if config.uses_visual else None
-        self.missing_audio_embedding = nn.Parameter(torch.zeros(config.audio_output_size)) if config.uses_audio else None
+        self.missing_visual_embedding = (
+            nn.Parameter(torch.zeros(config.visual_output_size)) if config.uses_visual else None
+        )
+        self.missing_audio_embedding = (
+            nn.Parameter(torch.zeros(config.audio_output_size)) if config.uses_audio else None
+        )
         self.post_init()
 
     def _check_inputs(self, pixel_values, frame_mask, input_features, audio_mask, frame_embeds=None):
@@ -216,7 +230,11 @@ class AVEmoModel(AVEmoPreTrainedModel):
         elif audio_mask is not None:
             raise ValueError("audio_mask was given without input_features")
         if not batch_sizes:
-            needed = {"audio_visual": "pixel_values (or frame_embeds) and/or input_features", "visual": "pixel_values (or frame_embeds)", "audio": "input_features"}
+            needed = {
+                "audio_visual": "pixel_values (or frame_embeds) and/or input_features",
+                "visual": "pixel_values (or frame_embeds)",
+                "audio": "input_features",
+            }
             raise ValueError(f"this {config.modalities} model needs {needed[config.modalities]}")
         if len(set(batch_sizes.values())) > 1:
             raise ValueError(f"batch sizes differ between inputs: {batch_sizes}")
@@ -227,10 +245,16 @@ class AVEmoModel(AVEmoPreTrainedModel):
         as the weights are: with channels-last weights (`avemo predict` on a CPU) every convolution would otherwise
         convert its input first, which costs more than the convolution on small faces."""
         if getattr(self, "_channels_last_weights", None) is None:
-            convs = [m for m in self.face_encoder.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1)]
+            convs = [
+                m
+                for m in self.face_encoder.modules()
+                if isinstance(m, nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1)
+            ]
             weight = convs[0].weight if convs else None
             self._channels_last_weights = bool(
-                weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+                weight is not None
+                and weight.is_contiguous(memory_format=torch.channels_last)
+                and not weight.is_contiguous()
             )
         if self._channels_last_weights:
             faces = faces.contiguous(memory_format=torch.channels_last)
@@ -243,13 +267,21 @@ class AVEmoModel(AVEmoPreTrainedModel):
     def _encode_visual(self, pixel_values, frame_mask, batch_size, device, frame_embeds=None):
         """Faces -> (pooled vector, frame weights, present). The CNN only sees frames that hold a face."""
         if frame_embeds is not None:
-            frame_mask = torch.ones(frame_embeds.shape[:2], dtype=torch.bool, device=device) if frame_mask is None else frame_mask.bool()
+            frame_mask = (
+                torch.ones(frame_embeds.shape[:2], dtype=torch.bool, device=device)
+                if frame_mask is None
+                else frame_mask.bool()
+            )
             frame_embeds = frame_embeds.to(self.dtype) * frame_mask[..., None]
         elif pixel_values is None:
             frame_mask = torch.zeros(batch_size, 1, dtype=torch.bool, device=device)
             frame_embeds = torch.zeros(batch_size, 1, self.config.face_embedding_size, dtype=self.dtype, device=device)
         else:
-            frame_mask = torch.ones(pixel_values.shape[:2], dtype=torch.bool, device=device) if frame_mask is None else frame_mask.bool()
+            frame_mask = (
+                torch.ones(pixel_values.shape[:2], dtype=torch.bool, device=device)
+                if frame_mask is None
+                else frame_mask.bool()
+            )
             faces = pixel_values[frame_mask].to(self.dtype)
             frame_embeds = pixel_values.new_zeros(*frame_mask.shape, self.config.face_embedding_size, dtype=self.dtype)
             if faces.shape[0] > 0:
@@ -263,7 +295,9 @@ class AVEmoModel(AVEmoPreTrainedModel):
     def _encode_audio(self, input_features, audio_mask, batch_size, device):
         """Log-mel image -> (pooled vector, map-cell weights (batch, H, W), present)."""
         if input_features is None:
-            input_features = torch.zeros(batch_size, 3, self.config.num_mel_bins, ALEXNET_MIN_FRAMES, dtype=self.dtype, device=device)
+            input_features = torch.zeros(
+                batch_size, 3, self.config.num_mel_bins, ALEXNET_MIN_FRAMES, dtype=self.dtype, device=device
+            )
             lengths = torch.zeros(batch_size, dtype=torch.long, device=device)
         else:
             input_features = input_features.to(self.dtype)
@@ -279,7 +313,9 @@ class AVEmoModel(AVEmoPreTrainedModel):
         input_features = input_features * (time[None, :] < lengths[:, None]).to(input_features.dtype)[:, None, None, :]
         feature_map, map_lengths = self.audio_encoder(input_features, lengths)
         batch, channels, height, width = feature_map.shape
-        cell_mask = (torch.arange(width, device=device)[None, :] < map_lengths[:, None])[:, None, :].expand(batch, height, width)
+        cell_mask = (torch.arange(width, device=device)[None, :] < map_lengths[:, None])[:, None, :].expand(
+            batch, height, width
+        )
         cells = feature_map.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
         pooled, weights = self.audio_attention(cells, cell_mask.reshape(batch, height * width))
         present = map_lengths > 0
@@ -322,7 +358,9 @@ class AVEmoModel(AVEmoPreTrainedModel):
         visual = visual_weights = visual_present = None
         audio = audio_weights = audio_present = None
         if config.uses_visual:
-            visual, visual_weights, visual_present = self._encode_visual(pixel_values, frame_mask, batch_size, device, frame_embeds)
+            visual, visual_weights, visual_present = self._encode_visual(
+                pixel_values, frame_mask, batch_size, device, frame_embeds
+            )
         if config.uses_audio:
             audio, audio_weights, audio_present = self._encode_audio(input_features, audio_mask, batch_size, device)
         if self.fusion is not None:
@@ -365,7 +403,9 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         if not labels or len(set(labels)) != len(labels):
             raise ValueError(f"labels must be a non-empty list of distinct names; got {labels}")
         old = {self.config.id2label[i]: i for i in range(self.config.num_labels)}
-        classifier = nn.Linear(self.config.fused_size, len(labels)).to(self.classifier.weight.device, self.classifier.weight.dtype)
+        classifier = nn.Linear(self.config.fused_size, len(labels)).to(
+            self.classifier.weight.device, self.classifier.weight.dtype
+        )
         with torch.no_grad():
             init.normal_(classifier.weight, std=self.config.initializer_range)
             init.zeros_(classifier.bias)
@@ -404,12 +444,16 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
             Class indices in `[0, config.num_labels)`; when given, the output carries the cross-entropy `loss`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        outputs = self.avemo(pixel_values, frame_mask, input_features, audio_mask, return_dict=True, frame_embeds=frame_embeds)
+        outputs = self.avemo(
+            pixel_values, frame_mask, input_features, audio_mask, return_dict=True, frame_embeds=frame_embeds
+        )
         logits = self.classifier(self.dropout(outputs.fused_embeds))
         loss = None
         if labels is not None:
             if labels.shape != logits.shape[:1]:
-                raise ValueError(f"labels must have shape (batch,) = {tuple(logits.shape[:1])}; got {tuple(labels.shape)}")
+                raise ValueError(
+                    f"labels must have shape (batch,) = {tuple(logits.shape[:1])}; got {tuple(labels.shape)}"
+                )
             loss = nn.functional.cross_entropy(logits.float(), labels.to(logits.device).long())
             if self.training and torch.is_grad_enabled():
                 # Counted for the provenance record written at save_pretrained (see _record_training_since_load).
@@ -429,4 +473,10 @@ AVEmoConfig.register_for_auto_class()
 AVEmoModel.register_for_auto_class("AutoModel")
 AVEmoForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
 
-__all__ = ["AVEmoModel", "AVEmoForVideoClassification", "AVEmoPreTrainedModel", "AVEmoModelOutput", "AVEmoForVideoClassificationOutput"]
+__all__ = [
+    "AVEmoModel",
+    "AVEmoForVideoClassification",
+    "AVEmoPreTrainedModel",
+    "AVEmoModelOutput",
+    "AVEmoForVideoClassificationOutput",
+]

@@ -58,13 +58,17 @@ class AVEmoVideoClassificationPipeline(Pipeline):
         others = list(others) if isinstance(others, (list, tuple)) else [others]
         weights = [1.0] * (1 + len(others)) if weights is None else [float(weight) for weight in weights]
         if len(weights) != 1 + len(others) or any(weight < 0 for weight in weights) or sum(weights) <= 0:
-            raise ValueError(f"give one non-negative weight per model ({1 + len(others)}, this pipeline's first), not all zero; got {weights}")
+            raise ValueError(
+                f"give one non-negative weight per model ({1 + len(others)}, this pipeline's first), not all zero; got {weights}"
+            )
         first = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
         def labels_of(model, name):
             labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
             if sorted(labels) != sorted(first):
-                raise ValueError(f"{name} predicts {labels} but this pipeline's model predicts {first}: an ensemble averages one label set")
+                raise ValueError(
+                    f"{name} predicts {labels} but this pipeline's model predicts {first}: an ensemble averages one label set"
+                )
             return labels
 
         members = [(self.model, self.processor, first)]
@@ -74,7 +78,9 @@ class AVEmoVideoClassificationPipeline(Pipeline):
                 continue
             from transformers import AutoModelForVideoClassification, AutoProcessor
 
-            model = AutoModelForVideoClassification.from_pretrained(other, trust_remote_code=True).to(self.device).eval()
+            model = (
+                AutoModelForVideoClassification.from_pretrained(other, trust_remote_code=True).to(self.device).eval()
+            )
             labels = labels_of(model, str(other))  # before the processor: a wrong model is named first
             for warning in model.config.provenance_warnings():
                 logger.warning(f"ensemble member {other}: {warning}")

@@ -169,11 +169,15 @@ def _hog_detector():
 
 
 def _cnn_detector():
-    return _per_thread_model("cnn", lambda: _dlib().cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat"))))
+    return _per_thread_model(
+        "cnn", lambda: _dlib().cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat")))
+    )
 
 
 def _landmark_predictor():
-    return _per_thread_model("landmarks", lambda: _dlib().shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat"))))
+    return _per_thread_model(
+        "landmarks", lambda: _dlib().shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat")))
+    )
 
 
 def as_rgb_uint8(frame, where: str = "frame") -> np.ndarray:
@@ -276,7 +280,9 @@ class FaceAligner:
         frame = as_rgb_uint8(frame, f"frame {frame_index}")
         whole = box
         height, width = frame.shape[:2]
-        left, top, right, bottom = (0, 0, width - 1, height - 1) if box is None else (int(round(value)) for value in box)
+        left, top, right, bottom = (
+            (0, 0, width - 1, height - 1) if box is None else (int(round(value)) for value in box)
+        )
         left, top, right, bottom = max(0, left), max(0, top), min(width - 1, right), min(height - 1, bottom)
         if right <= left or bottom <= top:
             raise ValueError(f"frame {frame_index}: the face box {box} lies outside the {width}x{height} image")
@@ -290,7 +296,12 @@ class FaceAligner:
             grow, shift = 1 + self.recipe.margin, self.recipe.shift_y
             box_width, box_height = width / grow, height / grow
             centre_x, centre_y = width / 2, height / 2 - shift * box_height
-            cut_box = (centre_x - box_width / 2, centre_y - box_height / 2, centre_x + box_width / 2 - 1, centre_y + box_height / 2 - 1)
+            cut_box = (
+                centre_x - box_width / 2,
+                centre_y - box_height / 2,
+                centre_x + box_width / 2 - 1,
+                centre_y + box_height / 2 - 1,
+            )
         crop, crop_landmarks = self.cut(frame, cut_box, landmarks, shape)
         return AlignedFace(frame_index, box, landmarks, crop, crop_landmarks, detector)
 

@@ -102,7 +102,11 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"sampling_rate must be a positive integer; got {sampling_rate!r}")
         waveforms = _as_waveform_list(raw_speech)
         for index, waveform in enumerate(waveforms):
-            values = waveform if isinstance(waveform, torch.Tensor) else torch.as_tensor(np.asarray(waveform, dtype=np.float32))
+            values = (
+                waveform
+                if isinstance(waveform, torch.Tensor)
+                else torch.as_tensor(np.asarray(waveform, dtype=np.float32))
+            )
             bad = int((~torch.isfinite(values)).sum())
             if bad:
                 raise ValueError(f"waveform {index} holds {bad} NaN or infinite samples; clean or clip it first")
@@ -122,7 +126,10 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
         import torchaudio
 
         device = next((w.device for w in waveforms if isinstance(w, torch.Tensor)), torch.device("cpu"))
-        tensors = [torch.as_tensor(np.asarray(w) if not isinstance(w, torch.Tensor) else w, dtype=torch.float32).to(device) for w in waveforms]
+        tensors = [
+            torch.as_tensor(np.asarray(w) if not isinstance(w, torch.Tensor) else w, dtype=torch.float32).to(device)
+            for w in waveforms
+        ]
         if sampling_rate != self.sampling_rate:
             tensors = [resample(w, sampling_rate, self.sampling_rate) for w in tensors]
         lengths = torch.tensor([self.num_frames(w.numel()) for w in tensors], device=device)
@@ -138,9 +145,13 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
         if batch.shape[-1] < needed:
             batch = torch.nn.functional.pad(batch, (0, needed - batch.shape[-1]))
         window = torch.hamming_window(self.win_length, periodic=True, device=device)
-        spectrum = torch.stft(
-            batch, self.n_fft, self.hop_length, self.win_length, window=window, center=False, return_complex=True
-        ).abs().pow(2)[..., :total_frames]
+        spectrum = (
+            torch.stft(
+                batch, self.n_fft, self.hop_length, self.win_length, window=window, center=False, return_complex=True
+            )
+            .abs()
+            .pow(2)[..., :total_frames]
+        )
         if self.feature_type == "log_mel":
             filters = torchaudio.functional.melscale_fbanks(
                 self.n_fft // 2 + 1,
@@ -154,7 +165,9 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
             spectrum = torch.einsum("bft,fm->bmt", spectrum, filters)
         static = 10.0 * torch.log10(spectrum.clamp_min(1e-10))
         static = _repeat_last_frame(static, lengths)
-        delta = _repeat_last_frame(torchaudio.functional.compute_deltas(static, self.delta_window, mode="replicate"), lengths)
+        delta = _repeat_last_frame(
+            torchaudio.functional.compute_deltas(static, self.delta_window, mode="replicate"), lengths
+        )
         delta2 = torchaudio.functional.compute_deltas(delta, self.delta_window, mode="replicate")
         features = torch.stack([static, delta, delta2], dim=1)
         valid = (torch.arange(total_frames, device=device)[None, :] < lengths[:, None])[:, None, None, :]
@@ -202,7 +215,9 @@ def _as_waveform_list(raw_speech) -> list:
             return [raw_speech]
         if raw_speech.ndim == 2:
             return list(raw_speech)
-        raise ValueError(f"raw_speech must be 1-D (one clip) or 2-D (batch, samples); got shape {tuple(raw_speech.shape)}")
+        raise ValueError(
+            f"raw_speech must be 1-D (one clip) or 2-D (batch, samples); got shape {tuple(raw_speech.shape)}"
+        )
     if isinstance(raw_speech, (list, tuple)):
         if raw_speech and all(isinstance(value, (int, float)) for value in raw_speech):
             return [np.asarray(raw_speech, dtype=np.float32)]

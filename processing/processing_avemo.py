@@ -154,13 +154,17 @@ class AVEmoProcessor(ProcessorMixin):
         warnings = ["a still image: one frame, no audio"] if self.uses_audio else []
         return ProcessedClip(path, faces, [0.0], None, 0.0, warnings)
 
-    def process_frames(self, frames, audio=None, sampling_rate: int | None = None, source: str = "frames") -> ProcessedClip:
+    def process_frames(
+        self, frames, audio=None, sampling_rate: int | None = None, source: str = "frames"
+    ) -> ProcessedClip:
         """Align in-memory RGB frames ((height, width, 3) uint8, or floats in [0, 1]) and take a mono waveform."""
         warnings = []
         faces = []
         frames = list(frames) if frames is not None else []
         if self.uses_visual:
-            faces = self.aligner.align_frames([as_rgb_uint8(frame, f"{source}, frame {i}") for i, frame in enumerate(frames)])
+            faces = self.aligner.align_frames(
+                [as_rgb_uint8(frame, f"{source}, frame {i}") for i, frame in enumerate(frames)]
+            )
         waveform = None
         if self.uses_audio and audio is not None:
             waveform = _resampled(audio, sampling_rate, self.feature_extractor, source)
@@ -184,13 +188,19 @@ class AVEmoProcessor(ProcessorMixin):
                 )
         if self.uses_visual:
             if clip.frames_sampled and not clip.faces:
-                clip.warnings.append(f"no face found in any of the {clip.frames_sampled} sampled frames: prediction from the audio only")
+                clip.warnings.append(
+                    f"no face found in any of the {clip.frames_sampled} sampled frames: prediction from the audio only"
+                )
             elif clip.frames_used < clip.frames_sampled:
-                clip.warnings.append(f"no face in {clip.frames_sampled - clip.frames_used} of {clip.frames_sampled} sampled frames (dropped)")
+                clip.warnings.append(
+                    f"no face in {clip.frames_sampled - clip.frames_used} of {clip.frames_sampled} sampled frames (dropped)"
+                )
         has_visual = bool(clip.faces) if self.uses_visual else False
         has_audio = clip.has_audio if self.uses_audio else False
         if not has_visual and not has_audio:
-            wanted = {"audio_visual": "neither a face nor audio", "visual": "no face", "audio": "no audio"}[self.modalities]
+            wanted = {"audio_visual": "neither a face nor audio", "visual": "no face", "audio": "no audio"}[
+                self.modalities
+            ]
             raise NothingToPredictError(f"{clip.source}: {wanted} to predict from")
         return clip
 
@@ -280,11 +290,17 @@ class AVEmoProcessor(ProcessorMixin):
             for key, rank in ranks.items():
                 if feature.get(key) is None:
                     continue
-                value = feature[key] if isinstance(feature[key], torch.Tensor) else torch.as_tensor(np.asarray(feature[key]))
+                value = (
+                    feature[key]
+                    if isinstance(feature[key], torch.Tensor)
+                    else torch.as_tensor(np.asarray(feature[key]))
+                )
                 if value.dim() == rank + 1 and value.shape[0] == 1:
                     value = value[0]
                 if value.dim() != rank:
-                    raise ValueError(f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}")
+                    raise ValueError(
+                        f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}"
+                    )
                 row[key] = value
             rows.append(row)
         batch = {}
@@ -345,7 +361,9 @@ class AVEmoProcessor(ProcessorMixin):
     def audio_tensors(self, waveforms: list) -> dict:
         """`input_features` and `audio_mask` from mono waveforms at the extractor's rate (None or empty: no audio)."""
         waveforms = [np.zeros(0, dtype=np.float32) if w is None else w for w in waveforms]
-        return dict(self.feature_extractor(waveforms, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt"))
+        return dict(
+            self.feature_extractor(waveforms, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt")
+        )
 
     @property
     def model_input_names(self):

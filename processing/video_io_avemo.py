@@ -107,7 +107,9 @@ def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray]
                 times.append(round(frame_time, 4))
         except av.error.FFmpegError as error:
             if not frames:
-                raise UnreadableMediaError(f"{path}: video stream cannot be decoded ({error.strerror or error})") from error
+                raise UnreadableMediaError(
+                    f"{path}: video stream cannot be decoded ({error.strerror or error})"
+                ) from error
     if not frames:
         raise UnreadableMediaError(f"{path}: the video stream holds no decodable frame")
     height, width = frames[0].shape[:2]
@@ -184,7 +186,9 @@ def read_audio(path: str | PathLike, sampling_rate: int) -> np.ndarray | None:
                 chunks.append(resampled.to_ndarray().reshape(-1))
         except av.error.FFmpegError as error:
             if not chunks:
-                raise UnreadableMediaError(f"{path}: audio stream cannot be decoded ({error.strerror or error})") from error
+                raise UnreadableMediaError(
+                    f"{path}: audio stream cannot be decoded ({error.strerror or error})"
+                ) from error
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return resample(np.concatenate(chunks).astype(np.float32, copy=False), native_rate, sampling_rate)

@@ -51,8 +51,11 @@ def find_copies(root: Path = REPO_ROOT) -> list[MarkedCopy]:
             continue
         with path.open(encoding="utf-8") as handle:
             # Comments only: a marker quoted in a string (as in this docstring) is not one.
-            comments = [(token.start[0], token.string) for token in tokenize.generate_tokens(handle.readline)
-                        if token.type == tokenize.COMMENT]
+            comments = [
+                (token.start[0], token.string)
+                for token in tokenize.generate_tokens(handle.readline)
+                if token.type == tokenize.COMMENT
+            ]
         for number, text in comments:
             match = MARKER.match(text)
             if match:
@@ -120,8 +123,11 @@ def _copy_text(copy: MarkedCopy, source_is_module: bool) -> str:
             raise LookupError("a whole-module marker must be the file's first line")
         return text.split("\n", 1)[1] if "\n" in text else ""
     statement = next(
-        (node for node, _ in _statements(ast.parse(text).body)
-         if min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) == copy.line + 1),
+        (
+            node
+            for node, _ in _statements(ast.parse(text).body)
+            if min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) == copy.line + 1
+        ),
         None,
     )
     if statement is None:

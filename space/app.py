@@ -60,7 +60,9 @@ class InputRejected(ValueError):
 
 @dataclass(frozen=True)
 class SpaceSettings:
-    model: str | tuple | None = None  # a folder, a shipped model's name or a hub id (several: an ensemble); None: the default
+    model: str | tuple | None = (
+        None  # a folder, a shipped model's name or a hub id (several: an ensemble); None: the default
+    )
     weights: tuple | None = None  # one per model of an ensemble; None: equal
     max_seconds: float = DEFAULT_MAX_SECONDS
     max_mb: float = DEFAULT_MAX_MB
@@ -76,19 +78,30 @@ class SpaceSettings:
         if (HERE / "avemo_space.json").is_file():
             saved = json.loads((HERE / "avemo_space.json").read_text())
         model = model or os.environ.get("AVEMO_MODEL") or saved.get("model")
-        models = [part.strip() for part in model.split(",") if part.strip()] if isinstance(model, str) else list(model or [])
+        models = (
+            [part.strip() for part in model.split(",") if part.strip()] if isinstance(model, str) else list(model or [])
+        )
         # A model folder shipped inside the Space is found beside this file.
-        models = [str(HERE / name) if not Path(name).is_absolute() and (HERE / name).is_dir() else name for name in models]
+        models = [
+            str(HERE / name) if not Path(name).is_absolute() and (HERE / name).is_dir() else name for name in models
+        ]
         model = None if not models else models[0] if len(models) == 1 else tuple(models)
         weights = kwargs.pop("weights", None)
         if weights is None and os.environ.get("AVEMO_MODEL_WEIGHTS"):
             weights = [float(part) for part in os.environ["AVEMO_MODEL_WEIGHTS"].split(",")]
         kwargs["weights"] = tuple(weights) if weights else None
-        max_seconds = max_seconds or _float_env("AVEMO_SPACE_MAX_SECONDS") or saved.get("max_seconds") or DEFAULT_MAX_SECONDS
+        max_seconds = (
+            max_seconds or _float_env("AVEMO_SPACE_MAX_SECONDS") or saved.get("max_seconds") or DEFAULT_MAX_SECONDS
+        )
         max_mb = max_mb or _float_env("AVEMO_SPACE_MAX_MB") or saved.get("max_mb") or DEFAULT_MAX_MB
         if kwargs.get("examples_dir") is None:
             kwargs["examples_dir"] = find_examples_dir()
-        return cls(model=model, max_seconds=float(max_seconds), max_mb=float(max_mb), **{k: v for k, v in kwargs.items() if v is not None})
+        return cls(
+            model=model,
+            max_seconds=float(max_seconds),
+            max_mb=float(max_mb),
+            **{k: v for k, v in kwargs.items() if v is not None},
+        )
 
 
 def _float_env(name: str) -> float | None:
@@ -149,7 +162,9 @@ class EmotionSpace:
             from avemo.ensemble import EnsemblePredictor
 
             # The mean of the models' probabilities is the answer; the plots show the first model's view.
-            self.ensemble = EnsemblePredictor(settings.model, weights=settings.weights, device=settings.device, num_frames=settings.num_frames)
+            self.ensemble = EnsemblePredictor(
+                settings.model, weights=settings.weights, device=settings.device, num_frames=settings.num_frames
+            )
             self.predictor = self.ensemble.members[0]
             self.model_name = " + ".join(_model_display_name(model) for model in settings.model)
         else:
@@ -164,7 +179,9 @@ class EmotionSpace:
         """Size and length limits, before any decoding."""
         size_mb = path.stat().st_size / 1e6
         if size_mb > self.settings.max_mb:
-            raise InputRejected(f"{path.name}: {size_mb:.1f} MB is more than this Space accepts ({self.settings.max_mb:g} MB)")
+            raise InputRejected(
+                f"{path.name}: {size_mb:.1f} MB is more than this Space accepts ({self.settings.max_mb:g} MB)"
+            )
         seconds = media_duration(path)
         if seconds is not None and seconds > self.settings.max_seconds:
             raise InputRejected(
@@ -190,7 +207,9 @@ class EmotionSpace:
             prediction = predictor.predict_clip(clip).to_dict()
         # One more pass for the plots: the whole clip (attention weights), then each face on its own (audio
         # withheld), so the timeline shows what every frame says by itself.
-        singles = [ProcessedClip(clip.source, [face], [clip.frame_times[face.frame_index]], None) for face in clip.faces]
+        singles = [
+            ProcessedClip(clip.source, [face], [clip.frame_times[face.frame_index]], None) for face in clip.faces
+        ]
         inputs = processor.batch([clip, *singles]).to(predictor.device)
         with torch.inference_mode():
             outputs = predictor.model(**inputs)
@@ -275,7 +294,9 @@ def timeline_figure(analysis: Analysis):
             scores_axis.plot(times, values, marker="o", markersize=4, linewidth=1.5, color=colours[label], label=label)
         scores_axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     else:
-        scores_axis.text(0.5, 0.5, "no face in any sampled frame", ha="center", va="center", transform=scores_axis.transAxes)
+        scores_axis.text(
+            0.5, 0.5, "no face in any sampled frame", ha="center", va="center", transform=scores_axis.transAxes
+        )
     for moment in missing:
         for axis in (scores_axis, weights_axis):
             axis.axvline(moment, color="0.6", linestyle=":", linewidth=1)
@@ -328,7 +349,15 @@ def spectrogram_figure(analysis: Analysis):
     extent = (0, log_mel.shape[1] * analysis.hop_seconds, 0, log_mel.shape[0])
     axis.imshow(log_mel, origin="lower", aspect="auto", extent=extent, cmap="gray", interpolation="nearest")
     if analysis.audio_weights is not None:
-        overlay = axis.imshow(analysis.audio_weights, origin="lower", aspect="auto", extent=extent, cmap="inferno", alpha=0.45, interpolation="nearest")
+        overlay = axis.imshow(
+            analysis.audio_weights,
+            origin="lower",
+            aspect="auto",
+            extent=extent,
+            cmap="inferno",
+            alpha=0.45,
+            interpolation="nearest",
+        )
         figure.colorbar(overlay, ax=axis, label="audio attention", fraction=0.05)
     axis.set_xlabel("time (s)")
     axis.set_ylabel("mel band")
@@ -346,7 +375,9 @@ def summary_markdown(analysis: Analysis, uses_audio: bool) -> str:
     lines = [f"### {html.escape(result['label'])} ({score:.2f})", ""]
     if sampled:
         lines.append(f"Faces found in **{used} of {sampled}** sampled frames; **{sampled - used}** had no face.")
-    audio = "used" if result["audio_used"] else ("not in this file (or silent)" if uses_audio else "not used by this model")
+    audio = (
+        "used" if result["audio_used"] else ("not in this file (or silent)" if uses_audio else "not used by this model")
+    )
     lines.append(f"Audio: {audio}.")
     if result["warnings"]:
         lines += ["", "**Warnings**"] + [f"- {html.escape(warning)}" for warning in result["warnings"]]
@@ -363,7 +394,9 @@ def model_markdown(space: EmotionSpace) -> str:
     if space.ensemble is not None:
         lines.append("- the per-frame plots, face weights, audio attention and timeline show the first model's view")
     if predictor.load_warnings:
-        lines += ["", "**Warnings about this model**"] + [f"- {html.escape(warning)}" for warning in predictor.load_warnings]
+        lines += ["", "**Warnings about this model**"] + [
+            f"- {html.escape(warning)}" for warning in predictor.load_warnings
+        ]
     if config.uses_visual:
         from modeling_avemo import face_recipe
 
@@ -387,7 +420,9 @@ def _examples(gr, examples_dir: Path | None, names: tuple[str, ...], component, 
     present = [name for name in names if examples_dir and (examples_dir / name).is_file()]
     if present:
         gr.Examples(
-            [[str(examples_dir / name)] for name in present], inputs=[component], label=label,
+            [[str(examples_dir / name)] for name in present],
+            inputs=[component],
+            label=label,
             example_labels=[EXAMPLES[name] for name in present],
         )
 
@@ -402,33 +437,43 @@ def build_demo(space: EmotionSpace):
 
     def run(path):
         if not path:
-            raise gr.Error("Upload a video or a picture, record one with the webcam, or pick an example first.", title="Nothing to analyse", print_exception=False)
+            raise gr.Error(
+                "Upload a video or a picture, record one with the webcam, or pick an example first.",
+                title="Nothing to analyse",
+                print_exception=False,
+            )
         path = Path(path)
         try:
             analysis = space.analyse(path)
         except (MediaError, NothingToPredictError, InputRejected) as error:
-            raise gr.Error(readable_error(error, path), title="Cannot analyse this file", print_exception=False) from None
+            raise gr.Error(
+                readable_error(error, path), title="Cannot analyse this file", print_exception=False
+            ) from None
         except Exception as error:  # noqa: BLE001 - the page gets one line, the server log the traceback
             logger.exception("analysing %s failed", path)
             raise gr.Error(
                 f"{html.escape(path.name)}: analysis failed ({type(error).__name__}: {readable_error(error, path)}); the server log has the details",
-                title="Something went wrong", print_exception=False,
+                title="Something went wrong",
+                print_exception=False,
             ) from None
         result = analysis.prediction
-        gallery = [
-            (crop, f"{time:.2f} s") for crop, time in zip(analysis.crops, analysis.face_times)
-        ]
+        gallery = [(crop, f"{time:.2f} s") for crop, time in zip(analysis.crops, analysis.face_times)]
         if analysis.log_mel is not None:
             spectrogram, audio_note = spectrogram_figure(analysis), ""
         elif uses_audio:
-            spectrogram, audio_note = None, "No audio in this file (or it is silent): the prediction comes from the faces."
+            spectrogram, audio_note = (
+                None,
+                "No audio in this file (or it is silent): the prediction comes from the faces.",
+            )
         else:
             spectrogram, audio_note = None, "This model does not use the audio: there is no spectrogram to show."
         over_time = None
         if analysis.timeline:
             from avemo.timeline import timeline_figure as windows_figure
 
-            over_time = windows_figure(analysis.timeline, analysis.labels, title=f"{path.name}: a score every second (2 s windows)")
+            over_time = windows_figure(
+                analysis.timeline, analysis.labels, title=f"{path.name}: a score every second (2 s windows)"
+            )
         return (
             {label: float(score) for label, score in result["scores"].items()},
             summary_markdown(analysis, uses_audio),
@@ -451,11 +496,21 @@ def build_demo(space: EmotionSpace):
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Tab("Video"):
-                    video = gr.Video(sources=["upload", "webcam"], include_audio=True, label="Video (upload or webcam, with sound)", elem_id="video-input")
+                    video = gr.Video(
+                        sources=["upload", "webcam"],
+                        include_audio=True,
+                        label="Video (upload or webcam, with sound)",
+                        elem_id="video-input",
+                    )
                     video_button = gr.Button("Recognise emotions", variant="primary", elem_id="run-video")
                     _examples(gr, examples_dir, EXAMPLE_VIDEOS, video, "Example clips")
                 with gr.Tab("Picture"):
-                    image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Picture", elem_id="image-input")
+                    image = gr.Image(
+                        type="filepath",
+                        sources=["upload", "webcam", "clipboard"],
+                        label="Picture",
+                        elem_id="image-input",
+                    )
                     image_button = gr.Button("Recognise emotions", variant="primary", elem_id="run-image")
                     _examples(gr, examples_dir, EXAMPLE_IMAGES, image, "Example pictures")
                 if examples_dir:
@@ -463,10 +518,23 @@ def build_demo(space: EmotionSpace):
             with gr.Column(scale=1):
                 label = gr.Label(num_top_classes=len(space.labels), label="Label probabilities", elem_id="label-output")
                 summary = gr.Markdown(label="summary", elem_id="summary-output")
-        windows = gr.Plot(label=f"Emotions over time (uploads of {TIMELINE_FROM_SECONDS:g} s or more)", format="png", elem_id="windows-output")
+        windows = gr.Plot(
+            label=f"Emotions over time (uploads of {TIMELINE_FROM_SECONDS:g} s or more)",
+            format="png",
+            elem_id="windows-output",
+        )
         timeline = gr.Plot(label="Per-frame scores and frame weights", format="png", elem_id="timeline-output")
-        faces = gr.Gallery(label="Faces the model read (time in the clip)", columns=8, rows=1, height=190, object_fit="contain", elem_id="faces-output")
-        spectrogram = gr.Plot(label="Audio: log-mel with attention", format="png", visible=uses_audio, elem_id="spectrogram-output")
+        faces = gr.Gallery(
+            label="Faces the model read (time in the clip)",
+            columns=8,
+            rows=1,
+            height=190,
+            object_fit="contain",
+            elem_id="faces-output",
+        )
+        spectrogram = gr.Plot(
+            label="Audio: log-mel with attention", format="png", visible=uses_audio, elem_id="spectrogram-output"
+        )
         audio_note = gr.Markdown(label="audio note", elem_id="audio-note")
         with gr.Accordion("The result as JSON (what avemo predict --json prints)", open=False):
             raw = gr.JSON(label="result", elem_id="raw-output")
@@ -479,7 +547,13 @@ def build_demo(space: EmotionSpace):
     return demo
 
 
-def launch(settings: SpaceSettings, host: str | None = None, port: int | None = None, prevent_thread_lock: bool = False, quiet: bool = False):
+def launch(
+    settings: SpaceSettings,
+    host: str | None = None,
+    port: int | None = None,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+):
     """Load the model once, build the page and serve it (host and port: the arguments, else Gradio's
     GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, else 127.0.0.1 and the first free port from 7860)."""
     space = EmotionSpace(settings)
@@ -498,21 +572,56 @@ def launch(settings: SpaceSettings, host: str | None = None, port: int | None = 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default=None, action="append", help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)")
-    parser.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)")
-    parser.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)")
-    parser.add_argument("--max-duration", type=float, default=None, metavar="SECONDS", help=f"longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else {DEFAULT_MAX_SECONDS:g})")
-    parser.add_argument("--max-file-mb", type=float, default=None, metavar="MB", help=f"largest upload accepted (default: AVEMO_SPACE_MAX_MB, else {DEFAULT_MAX_MB:g})")
+    parser.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        action="append",
+        help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)",
+    )
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=None,
+        help="one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)",
+    )
+    parser.add_argument(
+        "--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)"
+    )
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else {DEFAULT_MAX_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help=f"largest upload accepted (default: AVEMO_SPACE_MAX_MB, else {DEFAULT_MAX_MB:g})",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    parser.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)")
+    parser.add_argument(
+        "--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)"
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="requests analysed at the same time (default 2)")
 
 
 def settings_from_args(args) -> SpaceSettings:
     return SpaceSettings.resolve(
-        model=args.model, weights=args.weights, max_seconds=args.max_duration, max_mb=args.max_file_mb, device=args.device,
-        num_frames=args.num_frames, concurrency=args.concurrency,
+        model=args.model,
+        weights=args.weights,
+        max_seconds=args.max_duration,
+        max_mb=args.max_file_mb,
+        device=args.device,
+        num_frames=args.num_frames,
+        concurrency=args.concurrency,
     )
 
 

@@ -77,7 +77,9 @@ def export_space(
         if not overwrite:
             raise SpaceExportError(f"{output}: already holds files; choose another folder or pass --overwrite")
         if not (output / "avemo_space.json").is_file():
-            raise SpaceExportError(f"{output}: --overwrite only replaces an earlier Space export (no avemo_space.json there)")
+            raise SpaceExportError(
+                f"{output}: --overwrite only replaces an earlier Space export (no avemo_space.json there)"
+            )
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
 

@@ -18,9 +18,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # A tiny AVEmo config (every branch, a few channels) for tests that need a real model folder fast.
 TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 6,
+    "face_stage_depths": [1, 1, 1, 1],
+    "face_stage_widths": [4, 4, 8, 8],
+    "face_embedding_size": 16,
+    "audio_channels": [4, 8, 8, 8, 8],
+    "transformer_attention_size": 8,
+    "audio_attention_hidden_size": 8,
+    "fbp_k": 2,
+    "fbp_o": 6,
 }
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
 
@@ -42,7 +47,10 @@ def run_avemo(*args, cwd=None, timeout: float = 600) -> "subprocess.CompletedPro
     installed package, as a user's shell would."""
     return subprocess.run(
         [sys.executable, "-m", "avemo.cli", *map(str, args)],
-        cwd=cwd or tempfile.gettempdir(), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -66,7 +74,10 @@ def run_without_project(code: str, cwd: Path, timeout: float = 300) -> "subproce
 
 def heavy_modules_after(code: str) -> list[str]:
     """Which of datasets, torch, transformers and modeling_avemo a fresh interpreter has imported after `code`."""
-    probe = code + "\nimport sys\nprint(sorted(m for m in ('datasets', 'torch', 'transformers', 'modeling_avemo') if m in sys.modules))\n"
+    probe = (
+        code
+        + "\nimport sys\nprint(sorted(m for m in ('datasets', 'torch', 'transformers', 'modeling_avemo') if m in sys.modules))\n"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return ast.literal_eval(result.stdout.strip().splitlines()[-1])  # a printed list of module names

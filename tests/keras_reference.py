@@ -31,7 +31,10 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 def _pad(x, kernel, stride, padding, value=0.0):
     if padding == "valid":
         return x
-    (top, bottom), (left, right) = _same_padding(x.shape[1], kernel[0], stride[0]), _same_padding(x.shape[2], kernel[1], stride[1])
+    (top, bottom), (left, right) = (
+        _same_padding(x.shape[1], kernel[0], stride[0]),
+        _same_padding(x.shape[2], kernel[1], stride[1]),
+    )
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
@@ -88,7 +91,9 @@ def keras_forward(path, inputs: np.ndarray, output: str | None = None) -> np.nda
                 result = conv2d(depthwise, w["pointwise_kernel"], (1, 1), "valid", w.get("bias"))
             elif kind == "BatchNormalization":
                 w = weights(name)
-                result = (sources[0] - w["moving_mean"]) / np.sqrt(w["moving_variance"] + cfg["epsilon"]) * w["gamma"] + w["beta"]
+                result = (sources[0] - w["moving_mean"]) / np.sqrt(w["moving_variance"] + cfg["epsilon"]) * w[
+                    "gamma"
+                ] + w["beta"]
             elif kind == "Activation":
                 if cfg["activation"] == "relu":
                     result = np.maximum(sources[0], 0)

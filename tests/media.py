@@ -49,17 +49,25 @@ def write_video(path, frames, fps=25, audio=None, sampling_rate=16000, codecs=No
         if audio is not None:
             rate = 48000 if audio_codec == "libopus" else sampling_rate
             if rate != sampling_rate:
-                audio = np.interp(np.arange(int(len(audio) * rate / sampling_rate)) * sampling_rate / rate, np.arange(len(audio)), audio).astype(np.float32)
+                audio = np.interp(
+                    np.arange(int(len(audio) * rate / sampling_rate)) * sampling_rate / rate,
+                    np.arange(len(audio)),
+                    audio,
+                ).astype(np.float32)
             audio_stream = container.add_stream(audio_codec, rate=rate, layout="mono")
         for image in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: video.height, : video.width]), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(image[: video.height, : video.width]), format="rgb24"
+            )
             for packet in video.encode(frame):
                 container.mux(packet)
         for packet in video.encode(None):
             container.mux(packet)
         if audio_stream is not None:
             frame_size = audio_stream.codec_context.frame_size or 1024
-            resampler = av.AudioResampler(format=audio_stream.codec_context.format.name, layout="mono", rate=audio_stream.rate)
+            resampler = av.AudioResampler(
+                format=audio_stream.codec_context.format.name, layout="mono", rate=audio_stream.rate
+            )
             for start in range(0, len(audio), frame_size):
                 chunk = audio[start : start + frame_size].astype(np.float32)
                 if len(chunk) < frame_size:

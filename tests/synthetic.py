@@ -23,10 +23,16 @@ SIGNALS = {
 def make_clip(path, face: np.ndarray, emotion: str, rng: np.random.Generator, seconds: float = 1.0, fps: int = 8):
     gain, tone = SIGNALS[emotion]
     tinted = np.clip(face.astype(np.float32) * np.asarray(gain), 0, 255)
-    frames = [np.clip(tinted + rng.normal(0, 4, tinted.shape), 0, 255).astype(np.uint8) for _ in range(int(seconds * fps))]
+    frames = [
+        np.clip(tinted + rng.normal(0, 4, tinted.shape), 0, 255).astype(np.uint8) for _ in range(int(seconds * fps))
+    ]
     time = np.arange(int(seconds * 16000)) / 16000
     pitch = tone * (1 + 0.03 * rng.standard_normal())
-    audio = 0.3 * np.sin(2 * np.pi * pitch * time) + 0.1 * np.sin(4 * np.pi * pitch * time) + 0.02 * rng.standard_normal(len(time))
+    audio = (
+        0.3 * np.sin(2 * np.pi * pitch * time)
+        + 0.1 * np.sin(4 * np.pi * pitch * time)
+        + 0.02 * rng.standard_normal(len(time))
+    )
     return write_video(path, frames, fps, audio.astype(np.float32), 16000)
 
 

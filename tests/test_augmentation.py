@@ -108,7 +108,9 @@ def test_draws_stay_in_their_ranges_and_use_them():
         assert values.min() >= 0.8 and values.max() <= 1.2 and values.min() < 0.81 and values.max() > 1.19
     assert 0.45 < np.mean([d.flip for d in draws]) < 0.55
     never = replace(AugmentConfig(), horizontal_flip=0.0, face_shift=0.0)
-    assert not any(d.flip or d.shift_x or d.shift_y for d in (draw_face_transform(never, SIZE, generator) for _ in range(200)))
+    assert not any(
+        d.flip or d.shift_x or d.shift_y for d in (draw_face_transform(never, SIZE, generator) for _ in range(200))
+    )
 
 
 def test_one_transform_for_all_frames_of_a_clip():
@@ -233,7 +235,13 @@ def _rows(count=3, faces=6, seconds=(2.0, 1.0, 0.0)):
         frames = faces if clip else 2
         crops = np.stack([np.full((SIZE, SIZE, 3), 10 * i + clip, np.uint8) for i in range(frames)])
         crops[:, : SIZE // 2, : SIZE // 3] = rng.integers(0, 256, (frames, SIZE // 2, SIZE // 3, 3), dtype=np.uint8)
-        rows.append({"faces": crops, "waveform": (0.1 * rng.standard_normal(int(seconds[clip] * 16000))).astype(np.float32), "label": clip})
+        rows.append(
+            {
+                "faces": crops,
+                "waveform": (0.1 * rng.standard_normal(int(seconds[clip] * 16000))).astype(np.float32),
+                "label": clip,
+            }
+        )
     return rows
 
 
@@ -253,7 +261,9 @@ def test_evaluation_collator_never_augments(processor):
     # ... and it is the processor's output for the evenly spaced faces and the whole waveforms.
     faces = processor.face_tensors([row["faces"][evenly_spaced(len(row["faces"]), 4)] for row in rows])
     audio = processor.audio_tensors([row["waveform"] for row in rows])
-    assert torch.equal(first["pixel_values"], faces["pixel_values"]) and torch.equal(first["input_features"], audio["input_features"])
+    assert torch.equal(first["pixel_values"], faces["pixel_values"]) and torch.equal(
+        first["input_features"], audio["input_features"]
+    )
 
 
 def test_training_collator_augments_but_keeps_labels_and_masks(processor):
@@ -293,7 +303,9 @@ def test_switched_off_training_collator_equals_the_plain_inputs(processor):
     off = AVEmoCollator(processor, train=True, frames=4, augment=AugmentConfig.none())(rows)
     assert all(torch.equal(off[key], evaluation[key]) for key in evaluation)
     # Random frames alone: whatever subset was drawn, the batch is the processor's output for that subset.
-    only_frames = AVEmoCollator(processor, train=True, frames=4, augment=replace(AugmentConfig.none(), random_frames=True))
+    only_frames = AVEmoCollator(
+        processor, train=True, frames=4, augment=replace(AugmentConfig.none(), random_frames=True)
+    )
     subsets = set()
     for seed in range(5):
         torch.manual_seed(seed)
@@ -325,15 +337,20 @@ def test_command_line_options():
     assert _augmentation_from_args(_parsed("--no-augment", "--horizontal-flip", "0.5", "--random-frames")) == replace(
         AugmentConfig.none(), horizontal_flip=0.5, random_frames=True
     )
-    assert _augmentation_from_args(_parsed("--time-masks", "3", "--freq-mask-bins", "20", "--no-random-frames")) == replace(
-        AugmentConfig(), time_masks=3, freq_mask_bins=20, random_frames=False
-    )
+    assert _augmentation_from_args(
+        _parsed("--time-masks", "3", "--freq-mask-bins", "20", "--no-random-frames")
+    ) == replace(AugmentConfig(), time_masks=3, freq_mask_bins=20, random_frames=False)
     help_text = io.StringIO()
     with contextlib.redirect_stdout(help_text), pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])
     text = " ".join(help_text.getvalue().split())
     assert "--no-augment" in text and "does not publish its augmentation" in text
-    for flag, default in (("--horizontal-flip X", 0.5), ("--face-shift X", 0.05), ("--time-mask-frames N", 20), ("--freq-masks N", 2)):
+    for flag, default in (
+        ("--horizontal-flip X", 0.5),
+        ("--face-shift X", 0.05),
+        ("--time-mask-frames N", 20),
+        ("--freq-masks N", 2),
+    ):
         own_help = text.rsplit(flag, 1)[1].split(" --", 1)[0]  # from the option to the next one
         assert own_help.endswith(f"(default: {default})"), (flag, own_help)
 

@@ -7,7 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel, load_alexnet_weights, load_ir50_weights, load_resnet18_weights, load_vggface_weights
+from modeling_avemo import (
+    AVEmoConfig,
+    AVEmoForVideoClassification,
+    AVEmoModel,
+    load_alexnet_weights,
+    load_ir50_weights,
+    load_resnet18_weights,
+    load_vggface_weights,
+)
 from modeling_avemo.backbone_import import BackboneWeightsError
 
 from conftest import SHARED_DATA
@@ -29,7 +37,11 @@ def random_state_dict(shapes: dict, seed: int = 0) -> dict:
         elif key.endswith("running_mean"):
             state[key] = torch.randn(shape, generator=generator) * 0.1
         elif len(shape) == 1:  # BN affine, PReLU slopes, biases
-            state[key] = torch.rand(shape, generator=generator) * 0.5 + 0.75 if key.endswith("weight") else torch.randn(shape, generator=generator) * 0.1
+            state[key] = (
+                torch.rand(shape, generator=generator) * 0.5 + 0.75
+                if key.endswith("weight")
+                else torch.randn(shape, generator=generator) * 0.1
+            )
         else:
             fan_in = torch.tensor(shape[1:]).prod().item()
             state[key] = torch.randn(shape, generator=generator) * (1.0 / fan_in) ** 0.5
@@ -40,7 +52,16 @@ def random_state_dict(shapes: dict, seed: int = 0) -> dict:
 
 
 def _bn(x, state, prefix):
-    return F.batch_norm(x, state[prefix + "running_mean"], state[prefix + "running_var"], state[prefix + "weight"], state[prefix + "bias"], False, 0.0, 1e-5)
+    return F.batch_norm(
+        x,
+        state[prefix + "running_mean"],
+        state[prefix + "running_var"],
+        state[prefix + "weight"],
+        state[prefix + "bias"],
+        False,
+        0.0,
+        1e-5,
+    )
 
 
 def reference_ir50(x, state, depths=(3, 4, 14, 3)):
@@ -52,7 +73,9 @@ def reference_ir50(x, state, depths=(3, 4, 14, 3)):
             stride = 2 if index == 0 else 1
             p = f"body.{unit}."
             if p + "shortcut_layer.0.weight" in state:
-                shortcut = _bn(F.conv2d(x, state[p + "shortcut_layer.0.weight"], stride=stride), state, p + "shortcut_layer.1.")
+                shortcut = _bn(
+                    F.conv2d(x, state[p + "shortcut_layer.0.weight"], stride=stride), state, p + "shortcut_layer.1."
+                )
             else:
                 shortcut = x[:, :, ::stride, ::stride]  # MaxPool2d(1, stride)
             r = _bn(x, state, p + "res_layer.0.")
@@ -92,7 +115,13 @@ def reference_resnet18(x, state):
 def torchvision_resnet18_shapes():
     """torchvision resnet18 state_dict names and shapes (fc included, as in the published file)."""
     shapes = {"conv1.weight": [64, 3, 7, 7]}
-    bn = lambda p, c: {p + "weight": [c], p + "bias": [c], p + "running_mean": [c], p + "running_var": [c], p + "num_batches_tracked": []}
+    bn = lambda p, c: {
+        p + "weight": [c],
+        p + "bias": [c],
+        p + "running_mean": [c],
+        p + "running_var": [c],
+        p + "num_batches_tracked": [],
+    }
     shapes.update(bn("bn1.", 64))
     in_c = 64
     for layer, width in enumerate((64, 128, 256, 512), start=1):
@@ -148,7 +177,14 @@ def test_ir50_checkpoint_file_reproduces_reference_forward(face_size, tmp_path):
 def test_alexnet_checkpoint_with_classifier_reproduces_reference_forward(tmp_path):
     shapes = dict(reference_keys()["alexnet_features"])
     # The published torchvision file also carries the ImageNet classifier, which is dropped.
-    shapes.update({"classifier.1.weight": [4096, 9216], "classifier.1.bias": [4096], "classifier.6.weight": [1000, 4096], "classifier.6.bias": [1000]})
+    shapes.update(
+        {
+            "classifier.1.weight": [4096, 9216],
+            "classifier.1.bias": [4096],
+            "classifier.6.weight": [1000, 4096],
+            "classifier.6.bias": [1000],
+        }
+    )
     state = random_state_dict(shapes, seed=3)
     path = tmp_path / "alexnet-owt.pth"
     torch.save(state, path)
@@ -173,7 +209,10 @@ def test_resnet18_checkpoint_reproduces_reference_forward():
 def test_ir50_112_checkpoint_into_224_model_lists_the_misshaped_key():
     state = random_state_dict(reference_keys()["ir50_112"])
     model = AVEmoModel(AVEmoConfig(face_size=224))
-    with pytest.raises(BackboneWeightsError, match=r"1 mis-shaped: output_layer\.3\.weight: checkpoint \(512, 25088\) vs model \(512, 100352\)") as error:
+    with pytest.raises(
+        BackboneWeightsError,
+        match=r"1 mis-shaped: output_layer\.3\.weight: checkpoint \(512, 25088\) vs model \(512, 100352\)",
+    ) as error:
         load_ir50_weights(model, state)
     assert "face_size=224" in str(error.value)
 
@@ -228,8 +267,16 @@ def vggface_shapes(widths=(64, 128, 256, 512, 512), hidden=4096, identities=2622
             shapes[f"conv{stage}_{unit}.weight"] = [width, channels, 3, 3]
             shapes[f"conv{stage}_{unit}.bias"] = [width]
             channels = width
-    shapes.update({"fc6.weight": [hidden, channels * 7 * 7], "fc6.bias": [hidden], "fc7.weight": [hidden, hidden],
-                   "fc7.bias": [hidden], "fc8.weight": [identities, hidden], "fc8.bias": [identities]})
+    shapes.update(
+        {
+            "fc6.weight": [hidden, channels * 7 * 7],
+            "fc6.bias": [hidden],
+            "fc7.weight": [hidden, hidden],
+            "fc7.bias": [hidden],
+            "fc8.weight": [identities, hidden],
+            "fc8.bias": [identities],
+        }
+    )
     return shapes
 
 
@@ -261,13 +308,17 @@ def test_vggface_checkpoint_reproduces_reference_forward(tmp_path):
     VGG-16, fc8 is dropped, and a .pth with the published nesting loads."""
     widths, hidden = (4, 8, 8, 16, 16), 32
     state = random_state_dict(vggface_shapes(widths, hidden, identities=10), seed=9)
-    config = AVEmoConfig(face_backbone="vggface", modalities="visual", face_stage_widths=list(widths[:4]), face_embedding_size=hidden)
+    config = AVEmoConfig(
+        face_backbone="vggface", modalities="visual", face_stage_widths=list(widths[:4]), face_embedding_size=hidden
+    )
     model = AVEmoForVideoClassification(config).eval()
     torch.save({"state_dict": state}, tmp_path / "vgg_face_dag.pth")
     load_vggface_weights(model, tmp_path / "vgg_face_dag.pth")
     faces = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        torch.testing.assert_close(model.avemo.face_encoder(faces), reference_vggface(faces, state), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            model.avemo.face_encoder(faces), reference_vggface(faces, state), atol=1e-4, rtol=1e-4
+        )
     del state["conv3_2.weight"]
     with pytest.raises(BackboneWeightsError, match="1 missing: conv3_2.weight"):
         load_vggface_weights(model, state)

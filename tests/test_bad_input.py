@@ -12,7 +12,13 @@ import pytest
 from PIL import Image
 
 from avemo.inference import ModelLoadError, Predictor
-from avemo.processing import AVEmoFeatureExtractor, AVEmoProcessor, NothingToPredictError, NotAVideoError, UnreadableMediaError
+from avemo.processing import (
+    AVEmoFeatureExtractor,
+    AVEmoProcessor,
+    NothingToPredictError,
+    NotAVideoError,
+    UnreadableMediaError,
+)
 
 from conftest import TINY, run_avemo
 from media import decode_all, write_video
@@ -93,7 +99,9 @@ def make_case(name, tmp_path, face_media, shared_data):
     if name == "zero-byte file":
         (path := tmp_path / "empty.mp4").write_bytes(b"")
     elif name == "random bytes named .mp4":
-        (path := tmp_path / "random.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+        (path := tmp_path / "random.mp4").write_bytes(
+            np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+        )
     elif name == "a text file":
         (path := tmp_path / "notes.mp4").write_text("not a video\n" * 100)
     elif name == "a directory":
@@ -171,7 +179,9 @@ def test_bad_input_matrix(name, predictor, face_media, shared_data, tmp_path):
         return
     _, warning, audio_used, faces = CASES[name]
     result = predictor.predict_file(path)
-    assert all(math.isfinite(score) for score in result.scores.values()) and sum(result.scores.values()) == pytest.approx(1, abs=1e-4)
+    assert all(math.isfinite(score) for score in result.scores.values()) and sum(
+        result.scores.values()
+    ) == pytest.approx(1, abs=1e-4)
     if warning:
         assert any(warning in line for line in result.warnings), result.warnings
     assert result.audio_used is audio_used and result.frames_used >= faces, (result.frames_used, result.warnings)
@@ -181,7 +191,10 @@ def test_channel_layouts_give_the_same_features(predictor, face_media, shared_da
     """Mono, stereo and 5.1 tracks carrying the same signal in every channel are mixed down to mono by FFmpeg:
     stereo at -3 dB per channel (L + R) / sqrt(2), so the same waveform up to a gain that the per-clip
     normalisation of the features removes."""
-    clips = {name: predictor.processor.process_video(make_case(name, tmp_path, face_media, shared_data)) for name in ("mono audio", "stereo audio")}
+    clips = {
+        name: predictor.processor.process_video(make_case(name, tmp_path, face_media, shared_data))
+        for name in ("mono audio", "stereo audio")
+    }
     mono, stereo = clips["mono audio"].audio, clips["stereo audio"].audio
     np.testing.assert_allclose(stereo, mono * np.sqrt(2), atol=2e-3)
     # In dB the two differ by the gain alone (20 log10 sqrt(2) = 3.01 dB) wherever the sound is above the floor.
@@ -206,7 +219,11 @@ def test_variable_frame_rate_frames_are_sampled_by_time(predictor, face_media, s
 @pytest.mark.parametrize(
     "audio, rate, message",
     [
-        (np.array([0.1, np.nan, 0.2] * 8000, dtype=np.float32), 16000, "clip 0: the waveform holds 8000 NaN or infinite samples"),
+        (
+            np.array([0.1, np.nan, 0.2] * 8000, dtype=np.float32),
+            16000,
+            "clip 0: the waveform holds 8000 NaN or infinite samples",
+        ),
         (np.array([0.1, np.inf] * 8000, dtype=np.float32), 16000, "clip 0: the waveform holds 8000 NaN"),
         (np.zeros(16000, np.float32), None, "clip 0: pass sampling_rate="),
         (np.zeros(16000, np.float32), -16000, "sampling_rate must be a positive integer"),

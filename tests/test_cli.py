@@ -38,7 +38,13 @@ def test_console_script_is_installed():
 
 def test_init_writes_a_complete_untrained_folder(tiny_model_dir):
     names = {path.name for path in tiny_model_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "processor_config.json", "modeling_avemo.py", "processing_avemo.py"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "processor_config.json",
+        "modeling_avemo.py",
+        "processing_avemo.py",
+    } <= names
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert config["trained"] is False and config["face_stage_widths"] == [4, 4, 8, 8]
     # A second init into the same folder is refused instead of overwriting.
@@ -70,7 +76,16 @@ def test_predict_errors_are_one_line_per_file(tiny_model_dir, shared_data, tmp_p
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes(b"\x00\x01garbage" * 100)
     good = shared_data / "video" / "single_face.mp4"
-    result = avemo("predict", tmp_path / "missing.mp4", corrupt, shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3", good, "--model", tiny_model_dir, "--json")
+    result = avemo(
+        "predict",
+        tmp_path / "missing.mp4",
+        corrupt,
+        shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3",
+        good,
+        "--model",
+        tiny_model_dir,
+        "--json",
+    )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 3
@@ -87,7 +102,9 @@ def test_predict_errors_are_one_line_per_file(tiny_model_dir, shared_data, tmp_p
 def test_predict_with_a_bad_model_path_is_one_line(tmp_path, shared_data):
     result = avemo("predict", shared_data / "video" / "single_face.mp4", "--model", tmp_path / "nowhere")
     assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1 and "nowhere" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        len(result.stderr.strip().splitlines()) == 1 and "nowhere" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_predict_prints_the_most_likely_label_first(tmp_path, shared_data):
@@ -112,13 +129,29 @@ def test_init_with_backbone_checkpoints(tmp_path):
     alexnet = random_state_dict(reference_keys()["alexnet_features"], seed=8)
     torch.save(ir50, tmp_path / "backbone_ir50_ms1m_epoch120.pth")
     torch.save(alexnet, tmp_path / "alexnet.pth")
-    result = avemo("init", "--output", tmp_path / "model", "--ir50", tmp_path / "backbone_ir50_ms1m_epoch120.pth", "--alexnet", tmp_path / "alexnet.pth")
+    result = avemo(
+        "init",
+        "--output",
+        tmp_path / "model",
+        "--ir50",
+        tmp_path / "backbone_ir50_ms1m_epoch120.pth",
+        "--alexnet",
+        tmp_path / "alexnet.pth",
+    )
     assert result.returncode == 0, result.stderr
     weights = load_file(str(tmp_path / "model" / "model.safetensors"))
     assert torch.equal(weights["avemo.face_encoder.body.5.res_layer.1.weight"], ir50["body.5.res_layer.1.weight"])
     assert torch.equal(weights["avemo.audio_encoder.features.10.weight"], alexnet["features.10.weight"])
     # A checkpoint that does not fit is refused with the key list, and nothing is written.
-    result = avemo("init", "--output", tmp_path / "model224", "--config", _write(tmp_path / "c.json", {"face_size": 224}), "--ir50", tmp_path / "backbone_ir50_ms1m_epoch120.pth")
+    result = avemo(
+        "init",
+        "--output",
+        tmp_path / "model224",
+        "--config",
+        _write(tmp_path / "c.json", {"face_size": 224}),
+        "--ir50",
+        tmp_path / "backbone_ir50_ms1m_epoch120.pth",
+    )
     assert result.returncode == 1 and "mis-shaped: output_layer.3.weight" in result.stderr
     assert not (tmp_path / "model224" / "config.json").exists()
 
@@ -144,8 +177,14 @@ def test_quickstart_script_prints_real_predictions(shared_data, tmp_path):
     image = tmp_path / "face.jpg"
     shutil.copy(shared_data / "images" / "0-f15-hao-ph.jpg", image)
     env = {**os.environ, "AVEMO_VENV": sys.prefix, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    result = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "quickstart.sh"), "face.jpg"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "quickstart.sh"), "face.jpg"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [row] = [json.loads(line) for line in result.stdout.splitlines()]
     assert row["file"] == str(image) and row["label"] == "Happy" and not row["warnings"]

@@ -2,7 +2,6 @@
 system with only the choice its name states changed."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +31,13 @@ def test_every_config_file_is_listed():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
 def test_ablation_config_is_the_best_system_with_one_choice_changed(path):
-    best = {"modalities": "audio_visual", "face_backbone": "ir50", "visual_attention": "transformer", "audio_attention": "transformer", "fusion": "fbp"}
+    best = {
+        "modalities": "audio_visual",
+        "face_backbone": "ir50",
+        "visual_attention": "transformer",
+        "audio_attention": "transformer",
+        "fusion": "fbp",
+    }
     config = read_config_file(path)
     expected = {**best, **CHANGES[path.name]}
     assert {key: getattr(config, key) for key in expected} == expected
@@ -63,6 +68,9 @@ def test_spectrogram_features_reach_the_model(tmp_path):
     with torch.no_grad():
         assert model(**features).logits.shape == (1, 7)
     processor.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "processor_config.json").read_text())["feature_extractor"]["feature_type"] == "spectrogram"
+    assert (
+        json.loads((tmp_path / "processor_config.json").read_text())["feature_extractor"]["feature_type"]
+        == "spectrogram"
+    )
     with pytest.raises(ValueError, match="num_mel_bins=128 is not valid with audio_features='spectrogram'"):
         AVEmoConfig(audio_features="spectrogram")

@@ -1,6 +1,5 @@
 """The corpus registry: one record per corpus, looked up by load_corpus, speaker_split and the CLI."""
 
-
 import pytest
 from conftest import heavy_modules_after
 
@@ -51,7 +50,7 @@ def toy_corpus(monkeypatch):
 
     def read_toy(root):
         """root/
-            s1_yes.wav   s1_no.wav   s2_yes.wav ...      SPEAKER_LABEL.wav
+        s1_yes.wav   s1_no.wav   s2_yes.wav ...      SPEAKER_LABEL.wav
         """
         rows = [(str(path), path.stem.split("_")[1], path.stem.split("_")[0], "") for path in base.media_files(root)]
         return rows, f"toy corpus: {len(rows)} files"

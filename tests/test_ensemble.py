@@ -76,18 +76,42 @@ def test_evaluate_and_predict_take_several_models(shared_data, tmp_path):
     """avemo evaluate over an ensemble of two copies equals the model alone; avemo predict prints the mean."""
     (tmp_path / "list.csv").write_text(
         "path,label\n"
-        + "\n".join(f"{shared_data / 'video' / name},{label}" for name, label in (("single_face.mp4", "Happy"), ("face_noface.mov", "Happy"), ("WolfgangLanger_Pexels.mp4", "Sad")))
+        + "\n".join(
+            f"{shared_data / 'video' / name},{label}"
+            for name, label in (
+                ("single_face.mp4", "Happy"),
+                ("face_noface.mov", "Happy"),
+                ("WolfgangLanger_Pexels.mp4", "Sad"),
+            )
+        )
     )
     reports = []
     for models in (["fer2013-faces"], ["fer2013-faces", "fer2013-faces"]):
         arguments = [part for model in models for part in ("--model", model)]
-        result = run_avemo("evaluate", *arguments, "--data-dir", tmp_path / "list.csv", "--corpus", "csv", "--output", tmp_path / f"{len(models)}.json")
+        result = run_avemo(
+            "evaluate",
+            *arguments,
+            "--data-dir",
+            tmp_path / "list.csv",
+            "--corpus",
+            "csv",
+            "--output",
+            tmp_path / f"{len(models)}.json",
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         reports.append(json.loads((tmp_path / f"{len(models)}.json").read_text()))
     for key in ("accuracy", "uar", "macro_f1", "confusion_matrix", "num_clips"):
         assert reports[0][key] == reports[1][key], key
     assert reports[1]["model"] == ["fer2013-faces", "fer2013-faces"] and reports[1]["weights"] == [0.5, 0.5]
-    timeline = run_avemo("predict", shared_data / "video" / "single_face.mp4", "--model", "fer2013-faces", "--model", "fer2013-faces", "--timeline")
+    timeline = run_avemo(
+        "predict",
+        shared_data / "video" / "single_face.mp4",
+        "--model",
+        "fer2013-faces",
+        "--model",
+        "fer2013-faces",
+        "--timeline",
+    )
     assert timeline.returncode == 2 and "--timeline takes one --model" in timeline.stderr
 
 
@@ -97,8 +121,12 @@ def test_pipeline_ensemble_is_the_weighted_mean_with_labels_matched_by_name(fold
 
     clip = str(shared_data / "video" / "single_face.mp4")
     first = Predictor(pretrained_path(), device="cpu").predict_file(clip).scores
-    second = Predictor(folders / "tiny", device="cpu").predict_file(clip).scores  # other processor, face recipe and audio
-    classify = pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "tiny")], ensemble_weights=[3, 1])
+    second = (
+        Predictor(folders / "tiny", device="cpu").predict_file(clip).scores
+    )  # other processor, face recipe and audio
+    classify = pipeline(
+        "video-classification", model=str(pretrained_path()), ensemble=[str(folders / "tiny")], ensemble_weights=[3, 1]
+    )
     scores = {row["label"]: row["score"] for row in classify(clip)}
     assert scores == pytest.approx({label: 0.75 * first[label] + 0.25 * second[label] for label in first}, abs=2e-6)
     # Two copies of one model, one with its labels in reverse order: that model's probabilities.
@@ -108,7 +136,9 @@ def test_pipeline_ensemble_is_the_weighted_mean_with_labels_matched_by_name(fold
     with pytest.raises(ValueError, match=r"other-labels predicts \['a', 'b', 'c'\]"):
         pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "other-labels")])
     with pytest.raises(ValueError, match="one non-negative weight per model"):
-        pipeline("video-classification", model=str(pretrained_path()), ensemble=[str(folders / "tiny")], ensemble_weights=[1])
+        pipeline(
+            "video-classification", model=str(pretrained_path()), ensemble=[str(folders / "tiny")], ensemble_weights=[1]
+        )
 
 
 def test_pipeline_ensemble_without_avemo(folders, shared_data, tmp_path):

@@ -60,7 +60,10 @@ def test_export_writes_exactly_a_hub_repository(exported, trained_folder, tmp_pa
     config = json.loads((exported / "config.json").read_text())
     assert config["auto_map"]["AutoModelForVideoClassification"] == "modeling_avemo.AVEmoForVideoClassification"
     assert config["auto_map"]["AutoConfig"] == "configuration_avemo.AVEmoConfig"
-    assert json.loads((exported / "processor_config.json").read_text())["auto_map"]["AutoProcessor"] == "processing_avemo.AVEmoProcessor"
+    assert (
+        json.loads((exported / "processor_config.json").read_text())["auto_map"]["AutoProcessor"]
+        == "processing_avemo.AVEmoProcessor"
+    )
     # The weights are the model's, tensor for tensor.
     source, copy = load_file(trained_folder / "model.safetensors"), load_file(exported / "model.safetensors")
     assert source.keys() == copy.keys() and all(torch.equal(source[key], copy[key]) for key in source)
@@ -92,7 +95,7 @@ def test_export_refuses_to_clobber_other_files(exported, trained_folder, tmp_pat
 
 def _card_snippet(readme: str, marker: str) -> str:
     """The first Python block after `marker` in the card."""
-    after = readme[readme.index(marker):]
+    after = readme[readme.index(marker) :]
     return re.search(r"```python\n(.*?)```", after, re.DOTALL).group(1)
 
 
@@ -138,7 +141,18 @@ def test_card_model_index_from_avemo_evaluate(trained_folder, tmp_path, shared_d
     assert result.returncode == 0, result.stderr
     report = json.loads(metrics.read_text())
     hub = tmp_path / "hub"
-    code, err = _main(capsys, "export", "--model", trained_folder, "--output", hub, "--metrics", metrics, "--repo-id", "someone/avemo-faces")
+    code, err = _main(
+        capsys,
+        "export",
+        "--model",
+        trained_folder,
+        "--output",
+        hub,
+        "--metrics",
+        metrics,
+        "--repo-id",
+        "someone/avemo-faces",
+    )
     assert code == 0, err
     assert "model-index from test.json" in err
     card = ModelCard.load(hub / "README.md")
@@ -182,11 +196,20 @@ def test_card_of_the_shipped_model():
     text = card.text
     assert card.data.license == "mit" and not card.data.eval_results
     for expected in (
-        "Still images, not video", "Article 5(1)(f)", "Acted, not spontaneous", "FER2013 demographics",
-        "arXiv:2012.13912", "arXiv:1710.07557", "arXiv:1307.0414", "@inproceedings{zhou2019exploring",
-        "fer2013: 64x64 grayscale", "accuracy: 0.66; source: published by Arriaga et al. 2017, not measured by avemo",
-        "no training run recorded", 'pipeline("video-classification", model="someone/fer2013-faces", trust_remote_code=True)',
-        "Trainer(model=model", "`59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e`",
+        "Still images, not video",
+        "Article 5(1)(f)",
+        "Acted, not spontaneous",
+        "FER2013 demographics",
+        "arXiv:2012.13912",
+        "arXiv:1710.07557",
+        "arXiv:1307.0414",
+        "@inproceedings{zhou2019exploring",
+        "fer2013: 64x64 grayscale",
+        "accuracy: 0.66; source: published by Arriaga et al. 2017, not measured by avemo",
+        "no training run recorded",
+        'pipeline("video-classification", model="someone/fer2013-faces", trust_remote_code=True)',
+        "Trainer(model=model",
+        "`59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e`",
     ):
         assert expected in text, expected
     for absent in ("RAVDESS", "CREMA-D", "AFEW**", "MS-Celeb-1M"):
@@ -198,25 +221,51 @@ def test_card_follows_the_training_provenance(tmp_path):
     licences and demographics."""
     from avemo.hub_card import build_model_card
 
-    folder = _folder_with_provenance(tmp_path, {
-        "training": [
-            {"tool": "avemo train", "corpus": "ravdess", "steps": 400, "epochs": 5.0, "date": "2025-06-01",
-             "train_clips": 960, "labels": ["Neutral", "Calm"], "gpu_hours": 0.5},
-            {"tool": "transformers.Trainer", "corpus": "crema-d", "steps": 20},
-        ],
-        "evaluation": [
-            {"corpus": "ravdess", "split": "test", "clips": 240, "accuracy": 0.41, "uar": 0.4, "macro_f1": 0.38,
-             "chance_uar": 0.125, "source": "avemo train"},
-        ],
-    })
+    folder = _folder_with_provenance(
+        tmp_path,
+        {
+            "training": [
+                {
+                    "tool": "avemo train",
+                    "corpus": "ravdess",
+                    "steps": 400,
+                    "epochs": 5.0,
+                    "date": "2025-06-01",
+                    "train_clips": 960,
+                    "labels": ["Neutral", "Calm"],
+                    "gpu_hours": 0.5,
+                },
+                {"tool": "transformers.Trainer", "corpus": "crema-d", "steps": 20},
+            ],
+            "evaluation": [
+                {
+                    "corpus": "ravdess",
+                    "split": "test",
+                    "clips": 240,
+                    "accuracy": 0.41,
+                    "uar": 0.4,
+                    "macro_f1": 0.38,
+                    "chance_uar": 0.125,
+                    "source": "avemo train",
+                },
+            ],
+        },
+    )
     card = build_model_card(folder)
     text = card.text
     assert card.data.license == "cc-by-nc-sa-4.0"
     for expected in (
-        "gpu hours: 0.5", "tool: transformers.Trainer; corpus: crema-d; steps: 20",
+        "gpu hours: 0.5",
+        "tool: transformers.Trainer; corpus: crema-d; steps: 20",
         "corpus: ravdess; split: test; clips: 240; accuracy: 0.41; UAR: 0.4; macro F1: 0.38; chance UAR: 0.125",
-        "Livingstone", "CC BY-NC-SA 4.0", "@article{livingstone2018ravdess", "Cao, Houwei", "ODbL",
-        "24 professional actors", "91 actors (48 male, 43 female)", "Still images, not video",
+        "Livingstone",
+        "CC BY-NC-SA 4.0",
+        "@article{livingstone2018ravdess",
+        "Cao, Houwei",
+        "ODbL",
+        "24 professional actors",
+        "91 actors (48 male, 43 female)",
+        "Still images, not video",
     ):
         assert expected in text, expected
     assert "**AFEW**" not in text and "Dhall" not in text
@@ -277,7 +326,9 @@ def test_push_sends_exactly_the_exported_files(exported, tmp_path, monkeypatch, 
     broken = tmp_path / "broken"
     shutil.copytree(exported, broken)
     config = json.loads((broken / "config.json").read_text())
-    assert config["custom_pipelines"]["video-classification"]["impl"] == "pipeline_avemo.AVEmoVideoClassificationPipeline"
+    assert (
+        config["custom_pipelines"]["video-classification"]["impl"] == "pipeline_avemo.AVEmoVideoClassificationPipeline"
+    )
     (broken / "pipeline_avemo.py").unlink()
     calls.clear()
     assert avemo_main(["push", str(broken), "--repo-id", "someone/avemo-faces", "--dry-run"]) == 1
@@ -321,8 +372,11 @@ def test_space_export_is_a_self_contained_space(trained_folder, tmp_path, shared
     pyproject = (REPO_ROOT / "pyproject.toml").read_text()
     assert f'space = ["gradio=={card.sdk_version}"]' in pyproject
     # requirements.txt: every avemo dependency, each satisfied by what the tests run with; Gradio comes from sdk_version.
-    requirements = {Requirement(line).name.lower().replace("_", "-"): Requirement(line)
-                    for line in (space / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")}
+    requirements = {
+        Requirement(line).name.lower().replace("_", "-"): Requirement(line)
+        for line in (space / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     dependencies = re.search(r"dependencies = \[(.*?)\]", pyproject, re.DOTALL).group(1)
     for name in re.findall(r'"([A-Za-z0-9_.-]+)', dependencies):
         assert name.lower().replace("_", "-") in requirements, name
@@ -347,8 +401,14 @@ def test_space_export_is_a_self_contained_space(trained_folder, tmp_path, shared
         f"analysis = app.EmotionSpace(settings).analyse({str(clip)!r})\n"
         "print('RESULT', json.dumps(analysis.prediction['scores']))\n"
     )
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "AVEMO_MODEL", "AVEMO_EXAMPLES_DIR")}
-    result = subprocess.run([sys.executable, "-c", code], cwd=space, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "AVEMO_MODEL", "AVEMO_EXAMPLES_DIR")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=space, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     [line] = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     from avemo.inference import Predictor
@@ -381,9 +441,16 @@ def test_space_export_from_a_source_checkout_carries_every_subpackage(tmp_path):
         f"vendor_avemo(Path({str(tmp_path)!r}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
-    for name in ("avemo/processing/processing_avemo.py", "avemo/hub_card/modelcard_template.md", "avemo/pretrained/fer2013-faces/model.safetensors",
-                 "avemo/metrics/uar/uar.py", "modeling_avemo/modeling_avemo.py"):
+    for name in (
+        "avemo/processing/processing_avemo.py",
+        "avemo/hub_card/modelcard_template.md",
+        "avemo/pretrained/fer2013-faces/model.safetensors",
+        "avemo/metrics/uar/uar.py",
+        "modeling_avemo/modeling_avemo.py",
+    ):
         assert (tmp_path / name).is_file(), name
     assert not (tmp_path / "avemo" / "space").exists() and not list(tmp_path.rglob("__pycache__"))

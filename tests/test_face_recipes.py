@@ -20,7 +20,10 @@ ARCFACE_EYES = np.array([[38.2946, 51.6963], [73.5318, 51.5014]])
 
 
 def ravdess_faces(shared_data):
-    return [np.asarray(Image.open(shared_data / "faces" / "ravdess" / f"Actor_{a:02d}.png").convert("RGB")) for a in range(1, 25)]
+    return [
+        np.asarray(Image.open(shared_data / "faces" / "ravdess" / f"Actor_{a:02d}.png").convert("RGB"))
+        for a in range(1, 25)
+    ]
 
 
 def eyes_found_on(crop: np.ndarray, upscale: int = 4) -> np.ndarray | None:
@@ -122,7 +125,9 @@ def test_default_recipes_follow_the_backbone():
     config = AVEmoConfig(face_backbone="mini_xception", modalities="visual")
     assert (config.face_size, config.face_channels, config.face_recipe["name"]) == (64, 1, "fer2013")
     # A template recipe at another size scales its points.
-    assert AVEmoConfig(face_size=224, face_recipe="arcface").face_recipe["eye_centres"][0] == pytest.approx([76.5892, 103.3926])
+    assert AVEmoConfig(face_size=224, face_recipe="arcface").face_recipe["eye_centres"][0] == pytest.approx(
+        [76.5892, 103.3926]
+    )
     with pytest.raises(ValueError, match="face_recipe='fer2013' makes 64px crops but face_size=112"):
         AVEmoConfig(face_recipe=FACE_RECIPES["fer2013"].to_dict())
     with pytest.raises(ValueError, match="unknown face recipe 'vgg'"):
@@ -131,8 +136,13 @@ def test_default_recipes_follow_the_backbone():
 
 def test_recipe_is_saved_with_model_and_processor_and_used_when_loaded(tmp_path):
     recipe = FaceRecipe(name="mine", geometry="chip", size=112, margin=0.4, mean=(0.4, 0.4, 0.4), std=(0.2, 0.2, 0.2))
-    config = AVEmoConfig(modalities="visual", face_stage_depths=[1, 1, 1, 1], face_stage_widths=[4, 4, 8, 8],
-                         face_embedding_size=8, face_recipe=recipe.to_dict())
+    config = AVEmoConfig(
+        modalities="visual",
+        face_stage_depths=[1, 1, 1, 1],
+        face_stage_widths=[4, 4, 8, 8],
+        face_embedding_size=8,
+        face_recipe=recipe.to_dict(),
+    )
     AVEmoForVideoClassification(config).save_pretrained(tmp_path)
     AVEmoProcessor(face_recipe=config.face_recipe, modalities="visual").save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())["face_recipe"]
@@ -142,7 +152,9 @@ def test_recipe_is_saved_with_model_and_processor_and_used_when_loaded(tmp_path)
     # Normalisation follows the recipe: (x / 255 - 0.4) / 0.2.
     crop = np.full((112, 112, 3), 51, dtype=np.uint8)
     pixels = loaded.face_tensors([[crop]])["pixel_values"]
-    assert pixels.shape == (1, 1, 3, 112, 112) and torch.allclose(pixels, torch.full_like(pixels, (51 / 255 - 0.4) / 0.2))
+    assert pixels.shape == (1, 1, 3, 112, 112) and torch.allclose(
+        pixels, torch.full_like(pixels, (51 / 255 - 0.4) / 0.2)
+    )
 
 
 def test_grayscale_recipe_gives_one_luma_channel():
@@ -163,7 +175,11 @@ def test_resnet18_normalisation_follows_the_weights_loaded():
     model = AVEmoForVideoClassification(AVEmoConfig(face_backbone="resnet18", modalities="visual"))
     assert model.config.face_recipe["name"] == "fan" and model.config.face_recipe["std"] == [1.0, 1.0, 1.0]
     load_resnet18_weights(model, imagenet)  # fc has ImageNet's 1000 classes: torchvision weights
-    assert model.config.face_recipe["mean"] == [0.485, 0.456, 0.406] and model.config.face_recipe["std"] == [0.229, 0.224, 0.225]
+    assert model.config.face_recipe["mean"] == [0.485, 0.456, 0.406] and model.config.face_recipe["std"] == [
+        0.229,
+        0.224,
+        0.225,
+    ]
     fan = {key: value for key, value in imagenet.items() if not key.startswith("fc.")}
     fan["fc.weight"], fan["fc.bias"] = torch.zeros(8, 512), torch.zeros(8)  # FAN's FER+ head
     load_resnet18_weights(model, fan)

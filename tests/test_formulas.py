@@ -140,7 +140,9 @@ def test_fan_self_attention_dropout_only_feeds_the_score(rng):
     with torch.no_grad():
         for _ in range(4):
             pooled, weights = module(features, mask)
-            np.testing.assert_allclose(pooled.numpy(), np.einsum("bn,bnd->bd", weights.numpy(), features.numpy()), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(
+                pooled.numpy(), np.einsum("bn,bnd->bd", weights.numpy(), features.numpy()), rtol=0, atol=1e-12
+            )
             _check_weights_over_real_entries(weights.numpy())
             draws.append(weights)
     assert any(not torch.equal(draws[0], other) for other in draws[1:]), "dropout never changed the scores"
@@ -315,8 +317,14 @@ def test_concat_fusion_and_the_classifier_in_the_model():
     """Concatenation of the audio and visual vectors, then dropout + linear classifier: logits = W [a ; v] + b."""
     torch.manual_seed(0)
     config = AVEmoConfig(
-        fusion="concat", visual_attention="mean", audio_attention="mean", face_stage_depths=[1, 1, 1, 1],
-        face_stage_widths=[4, 4, 8, 8], face_embedding_size=6, audio_channels=[4, 4, 4, 4, 5], num_mel_bins=64,
+        fusion="concat",
+        visual_attention="mean",
+        audio_attention="mean",
+        face_stage_depths=[1, 1, 1, 1],
+        face_stage_widths=[4, 4, 8, 8],
+        face_embedding_size=6,
+        audio_channels=[4, 4, 4, 4, 5],
+        num_mel_bins=64,
     )
     model = AVEmoForVideoClassification(config).double().eval()
     inputs = {
@@ -329,7 +337,9 @@ def test_concat_fusion_and_the_classifier_in_the_model():
     a, v = base.audio_embeds.numpy(), base.visual_embeds.numpy()
     assert a.shape == (2, 5) and v.shape == (2, 6)
     np.testing.assert_array_equal(base.fused_embeds.numpy(), np.concatenate([a, v], axis=1))
-    np.testing.assert_array_equal(ConcatFusion()(base.audio_embeds, base.visual_embeds).numpy(), np.concatenate([a, v], axis=1))
+    np.testing.assert_array_equal(
+        ConcatFusion()(base.audio_embeds, base.visual_embeds).numpy(), np.concatenate([a, v], axis=1)
+    )
     W, b = model.classifier.weight.detach().numpy(), model.classifier.bias.detach().numpy()
     np.testing.assert_allclose(logits.numpy(), np.concatenate([a, v], axis=1) @ W.T + b, rtol=0, atol=1e-12)
 
@@ -337,19 +347,31 @@ def test_concat_fusion_and_the_classifier_in_the_model():
 def test_fbp_in_the_model_fuses_the_pooled_vectors():
     torch.manual_seed(0)
     config = AVEmoConfig(
-        visual_attention="mean", audio_attention="mean", face_stage_depths=[1, 1, 1, 1], face_stage_widths=[4, 4, 8, 8],
-        face_embedding_size=6, audio_channels=[4, 4, 4, 4, 5], num_mel_bins=64, fbp_k=3, fbp_o=7,
+        visual_attention="mean",
+        audio_attention="mean",
+        face_stage_depths=[1, 1, 1, 1],
+        face_stage_widths=[4, 4, 8, 8],
+        face_embedding_size=6,
+        audio_channels=[4, 4, 4, 4, 5],
+        num_mel_bins=64,
+        fbp_k=3,
+        fbp_o=7,
     )
     model = AVEmoForVideoClassification(config).double().eval()
     with torch.no_grad():
-        base = model.avemo(pixel_values=torch.randn(2, 3, 3, 112, 112, dtype=torch.float64), input_features=torch.randn(2, 3, 64, 80, dtype=torch.float64))
+        base = model.avemo(
+            pixel_values=torch.randn(2, 3, 3, 112, 112, dtype=torch.float64),
+            input_features=torch.randn(2, 3, 64, 80, dtype=torch.float64),
+        )
     fusion = model.avemo.fusion
     U, bU = fusion.proj_audio.weight.detach().numpy(), fusion.proj_audio.bias.detach().numpy()
     V, bV = fusion.proj_visual.weight.detach().numpy(), fusion.proj_visual.bias.detach().numpy()
     z = (base.audio_embeds.numpy() @ U.T + bU) * (base.visual_embeds.numpy() @ V.T + bV)
     pooled = z.reshape(2, 7, 3).sum(-1)
     powered = np.sign(pooled) * np.sqrt(np.abs(pooled))
-    np.testing.assert_allclose(base.fused_embeds.numpy(), powered / np.linalg.norm(powered, axis=1, keepdims=True), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        base.fused_embeds.numpy(), powered / np.linalg.norm(powered, axis=1, keepdims=True), rtol=0, atol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------------------- masked AlexNet
@@ -429,8 +451,20 @@ def _librosa_features(waveform):
     import librosa
 
     power = librosa.feature.melspectrogram(
-        y=waveform, sr=SAMPLING_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, window="hamming",
-        center=True, pad_mode="reflect", power=2.0, n_mels=N_MELS, fmin=F_MIN, fmax=F_MAX, htk=False, norm="slaney",
+        y=waveform,
+        sr=SAMPLING_RATE,
+        n_fft=N_FFT,
+        hop_length=HOP_LENGTH,
+        win_length=WIN_LENGTH,
+        window="hamming",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=N_MELS,
+        fmin=F_MIN,
+        fmax=F_MAX,
+        htk=False,
+        norm="slaney",
     )
     static = 10 * np.log10(np.maximum(power, LOG_FLOOR))
     delta = librosa.feature.delta(static, width=DELTA_WIDTH, mode="nearest")
@@ -441,7 +475,9 @@ def _librosa_features(waveform):
 @pytest.fixture(scope="module")
 def front_end():
     waveform = _test_waveform()
-    ours = AVEmoFeatureExtractor(normalize="none")(waveform, sampling_rate=SAMPLING_RATE, return_tensors="np")["input_features"][0]
+    ours = AVEmoFeatureExtractor(normalize="none")(waveform, sampling_rate=SAMPLING_RATE, return_tensors="np")[
+        "input_features"
+    ][0]
     return waveform, ours.astype(np.float64), _librosa_features(waveform)
 
 
@@ -464,7 +500,10 @@ def test_delta_is_the_five_frame_regression_slope(front_end):
     def delta(c, half=DELTA_WIDTH // 2):
         padded = np.concatenate([np.repeat(c[:, :1], half, 1), c, np.repeat(c[:, -1:], half, 1)], axis=1)
         frames = c.shape[1]
-        numerator = sum(n * (padded[:, half + n : half + n + frames] - padded[:, half - n : half - n + frames]) for n in range(1, half + 1))
+        numerator = sum(
+            n * (padded[:, half + n : half + n + frames] - padded[:, half - n : half - n + frames])
+            for n in range(1, half + 1)
+        )
         return numerator / (2 * sum(n * n for n in range(1, half + 1)))
 
     np.testing.assert_allclose(ours[1], delta(ours[0]), rtol=0, atol=1e-3)
@@ -474,7 +513,9 @@ def test_delta_is_the_five_frame_regression_slope(front_end):
 def test_per_clip_normalisation_of_each_plane(front_end):
     """normalize="clip" (the default): each of the three planes standardised over the clip (population std)."""
     waveform, _, reference = front_end
-    normalised = AVEmoFeatureExtractor()(waveform, sampling_rate=SAMPLING_RATE, return_tensors="np")["input_features"][0]
+    normalised = AVEmoFeatureExtractor()(waveform, sampling_rate=SAMPLING_RATE, return_tensors="np")["input_features"][
+        0
+    ]
     expected = (reference - reference.mean((1, 2), keepdims=True)) / reference.std((1, 2), keepdims=True)
     np.testing.assert_allclose(normalised, expected, rtol=0, atol=2e-3)
     np.testing.assert_allclose(normalised.mean((1, 2)), 0.0, atol=1e-4)

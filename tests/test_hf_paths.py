@@ -56,7 +56,9 @@ print("RESULT" + json.dumps(out))
     assert out["class"] == "AVEmoVideoClassificationPipeline"
     assert "the model is untrained" in result.stderr  # the pipeline says what it is loading
     single = out["single"]
-    assert [row["label"] for row in single] == sorted(AFEW_LABELS, key=lambda label: -next(r["score"] for r in single if r["label"] == label))
+    assert [row["label"] for row in single] == sorted(
+        AFEW_LABELS, key=lambda label: -next(r["score"] for r in single if r["label"] == label)
+    )
     assert sum(row["score"] for row in single) == pytest.approx(1.0, abs=1e-5)
     assert out["top2"] == single[:2]
     # The same probabilities as avemo predict (in this process, with avemo).
@@ -64,7 +66,9 @@ print("RESULT" + json.dumps(out))
     assert {row["label"]: row["score"] for row in single} == pytest.approx(expected, abs=1e-5)
     # A list is padded into batches with masks: batched scores equal one-by-one scores.
     for batched, alone in zip(out["batched"], out["one_by_one"]):
-        assert {r["label"]: r["score"] for r in batched} == pytest.approx({r["label"]: r["score"] for r in alone}, abs=1e-5)
+        assert {r["label"]: r["score"] for r in batched} == pytest.approx(
+            {r["label"]: r["score"] for r in alone}, abs=1e-5
+        )
     assert out["error"][0] == "UnreadableMediaError" and "missing.mp4: file not found" in out["error"][1]
 
 
@@ -85,10 +89,21 @@ def test_other_video_models_keep_transformers_pipeline(tmp_path, shared_data):
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessorPil, pipeline
     from transformers.pipelines import VideoClassificationPipeline
 
-    config = VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=16, num_hidden_layers=1,
-                            num_attention_heads=2, intermediate_size=16, id2label={0: "a", 1: "b"})
+    config = VideoMAEConfig(
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        id2label={0: "a", 1: "b"},
+    )
     VideoMAEForVideoClassification(config).save_pretrained(tmp_path)
-    VideoMAEImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path)
+    VideoMAEImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        tmp_path
+    )
     classify = pipeline("video-classification", model=str(tmp_path))
     assert type(classify) is VideoClassificationPipeline
     result = classify(str(shared_data / "video" / "single_face.mp4"), num_frames=4)
@@ -102,8 +117,15 @@ def test_plain_trainer_recipe_without_avemo(shared_data, tmp_path):
     """The README's recipe, run where avemo cannot be imported: Dataset.map(processor) -> Trainer with
     processor.pad -> save -> pipeline. The loss goes down, and the saved folder records the run."""
     # A tiny model that learns in a few steps (mean pooling, concatenation, little dropout), made with avemo.
-    easy = dict(TINY, fusion="concat", visual_attention="mean", audio_attention="mean", classifier_dropout=0.1,
-                attention_dropout=0.1, face_dropout=0.1)
+    easy = dict(
+        TINY,
+        fusion="concat",
+        visual_attention="mean",
+        audio_attention="mean",
+        classifier_dropout=0.1,
+        attention_dropout=0.1,
+        face_dropout=0.1,
+    )
     (tmp_path / "easy.json").write_text(json.dumps(easy))
     start = tmp_path / "start"
     assert run_avemo("init", "--output", start, "--config", tmp_path / "easy.json").returncode == 0
@@ -164,7 +186,9 @@ def test_relabel_keeps_backbones_and_matching_rows_and_says_nothing_alarming(cap
         encoder = {key: value.clone() for key, value in model.avemo.face_encoder.state_dict().items()}
         crema = ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad"]
         model.relabel(crema)
-    assert not caught and not [r for r in caplog.records if "incompatible" in r.getMessage() or r.levelno >= logging.WARNING]
+    assert not caught and not [
+        r for r in caplog.records if "incompatible" in r.getMessage() or r.levelno >= logging.WARNING
+    ]
     assert model.config.id2label == dict(enumerate(crema)) and model.config.num_labels == 6
     assert model.classifier.weight.shape == (6, 7)
     for row, label in enumerate(crema):  # every CREMA-D label exists in the shipped set: its row is kept
@@ -172,7 +196,9 @@ def test_relabel_keeps_backbones_and_matching_rows_and_says_nothing_alarming(cap
     assert all(torch.equal(model.avemo.face_encoder.state_dict()[key], value) for key, value in encoder.items())
     assert model.config.trained  # nothing new to learn: still the trained FER2013 model, on 6 labels
     model.relabel(["Calm", "Happy"])
-    assert not model.config.trained and model.config.provenance["weights"][-1]["source"].endswith("kept the rows of Happy")
+    assert not model.config.trained and model.config.provenance["weights"][-1]["source"].endswith(
+        "kept the rows of Happy"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ provenance
@@ -194,7 +220,9 @@ def test_provenance_warnings_say_what_was_recorded_and_nothing_else():
     config.record_evaluation(split="test", clips=40, uar=0.61)
     assert config.provenance_warnings() == []
     config.record_training(tool="test", corpus="custom", steps=5)
-    assert config.provenance_warnings() == ["the weights were trained further after their last recorded held-out evaluation"]
+    assert config.provenance_warnings() == [
+        "the weights were trained further after their last recorded held-out evaluation"
+    ]
 
 
 def test_a_two_step_avemo_train_is_called_no_better_than_chance(shared_data, tmp_path):
@@ -203,16 +231,45 @@ def test_a_two_step_avemo_train_is_called_no_better_than_chance(shared_data, tmp
 
     data = make_ravdess_like_corpus(tmp_path / "data", shared_data / "faces" / "ravdess", actors=(1, 2, 17, 21))
     (tmp_path / "tiny.json").write_text(json.dumps(TINY))
-    result = run_avemo("train", "--data-dir", data, "--corpus", "ravdess", "--output-dir", tmp_path / "out",
-                       "--config", tmp_path / "tiny.json", "--max-steps", 2, "--batch-size", 2, "--gradient-accumulation-steps", 1, "--num-frames", 2, "--train-frames", 2)
+    result = run_avemo(
+        "train",
+        "--data-dir",
+        data,
+        "--corpus",
+        "ravdess",
+        "--output-dir",
+        tmp_path / "out",
+        "--config",
+        tmp_path / "tiny.json",
+        "--max-steps",
+        2,
+        "--batch-size",
+        2,
+        "--gradient-accumulation-steps",
+        1,
+        "--num-frames",
+        2,
+        "--train-frames",
+        2,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((tmp_path / "out" / "best" / "config.json").read_text())
     [run] = config["provenance"]["training"]
     [evaluation] = config["provenance"]["evaluation"]
-    assert run["tool"] == "avemo train" and run["steps"] == 2 and run["split_sizes"] == {"train": 6, "validation": 3, "test": 3}
-    assert evaluation["split"] == "test" and evaluation["clips"] == 3 and evaluation["chance_uar"] == pytest.approx(1 / 3, abs=1e-3)
+    assert (
+        run["tool"] == "avemo train"
+        and run["steps"] == 2
+        and run["split_sizes"] == {"train": 6, "validation": 3, "test": 3}
+    )
+    assert (
+        evaluation["split"] == "test"
+        and evaluation["clips"] == 3
+        and evaluation["chance_uar"] == pytest.approx(1 / 3, abs=1e-3)
+    )
     assert evaluation["uar"] < 1 / 3 + 0.05  # two steps from random weights: guessing
-    predicted = run_avemo("predict", data / "Actor_21" / "01-01-03-01-01-01-21.mp4", "--model", tmp_path / "out" / "best", "--json")
+    predicted = run_avemo(
+        "predict", data / "Actor_21" / "01-01-03-01-01-01-21.mp4", "--model", tmp_path / "out" / "best", "--json"
+    )
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     [row] = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert any("no better than guessing" in warning for warning in row["warnings"]), row["warnings"]

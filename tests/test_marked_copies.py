@@ -44,7 +44,10 @@ def _write(root, name, text):
 
 @pytest.fixture
 def small_repo(tmp_path):
-    _write(tmp_path, "pkg/source.py", '''
+    _write(
+        tmp_path,
+        "pkg/source.py",
+        """
         NAMES = ("a", "b")
 
 
@@ -55,10 +58,14 @@ def small_repo(tmp_path):
             @property
             def first(self) -> str:
                 return NAMES[0]
-        ''')
+        """,
+    )
     _write(tmp_path, "pkg/whole.py", "X = 1\nY = 2\n")
     _write(tmp_path, "other/whole_copy.py", "# Copied from pkg.whole\nX = 1\nY = 2\n")
-    _write(tmp_path, "other/copy.py", '''
+    _write(
+        tmp_path,
+        "other/copy.py",
+        """
         # Copied from pkg.source.NAMES
         NAMES = ("a", "b")
 
@@ -72,7 +79,8 @@ def small_repo(tmp_path):
             # Copied from pkg.source.Thing.size with NAMES->ITEMS
             def size(self) -> int:
                 return len(ITEMS)
-        ''')
+        """,
+    )
     return tmp_path
 
 
@@ -85,7 +93,12 @@ def test_checker_accepts_exact_copies(small_repo):
     "file, old, new, message",
     [
         ("other/copy.py", 'NAMES = ("a", "b")', 'NAMES = ("b", "a")', "other/copy.py:2: differs from pkg.source.NAMES"),
-        ("other/copy.py", "return NAMES[0]", "return NAMES[-1]", r"copy.py:7: differs from .*Thing.first .*NAMES\[-1\]"),
+        (
+            "other/copy.py",
+            "return NAMES[0]",
+            "return NAMES[-1]",
+            r"copy.py:7: differs from .*Thing.first .*NAMES\[-1\]",
+        ),
         ("other/copy.py", "return len(ITEMS)", "return len(NAMES)", "copy.py:12: differs from .*Thing.size"),
         ("other/copy.py", "Thing.first", "Thing.last", "'last' is not defined in pkg/source.py"),
         ("other/copy.py", "pkg.source.NAMES", "pkg.absent.NAMES", "no file pkg/absent/NAMES.py"),

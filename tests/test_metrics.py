@@ -75,9 +75,7 @@ def test_macro_f1_unbalanced(metrics):
 
 
 def test_confusion_matrix_rows_are_true_columns_predicted(metrics):
-    result = metrics["confusion_matrix"].compute(
-        predictions=UNBALANCED_PREDS, references=UNBALANCED_REFS, num_labels=3
-    )
+    result = metrics["confusion_matrix"].compute(predictions=UNBALANCED_PREDS, references=UNBALANCED_REFS, num_labels=3)
     matrix = result["confusion_matrix"]
     assert matrix == UNBALANCED_MATRIX
     # asymmetric: two true-1 samples predicted 0, no true-0 sample predicted 1; a transpose would fail above
@@ -104,9 +102,7 @@ def test_class_absent_from_references(metrics):
     assert metrics["accuracy"].compute(predictions=preds, references=refs)["accuracy"] == pytest.approx(0.75)
     # UAR over classes with references only: (1/2 + 2/2) / 2 = 0.75, with or without labels=[0..3]
     assert metrics["uar"].compute(predictions=preds, references=refs)["uar"] == pytest.approx(0.75)
-    assert metrics["uar"].compute(predictions=preds, references=refs, labels=[0, 1, 2, 3])["uar"] == pytest.approx(
-        0.75
-    )
+    assert metrics["uar"].compute(predictions=preds, references=refs, labels=[0, 1, 2, 3])["uar"] == pytest.approx(0.75)
     # macro F1 over the classes in references: class 0 P = 1, R = 1/2 -> 2/3; class 1 -> 1; mean 5/6
     assert metrics["macro_f1"].compute(predictions=preds, references=refs)["macro_f1"] == pytest.approx(5 / 6)
     # with labels=[0..3]: class 2 (predicted, never true) counts with F1 0, class 3 (nowhere) is left out:
@@ -192,7 +188,9 @@ def test_plot_confusion_matrix_writes_a_png(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a 0/0 in the row normalisation would warn
         path = plot_confusion_matrix(matrix, labels, tmp_path / "plots" / "cm.png", title="validation")
-        raw_path = plot_confusion_matrix(matrix, labels, tmp_path / "cm_counts.png", title="validation", normalize=False)
+        raw_path = plot_confusion_matrix(
+            matrix, labels, tmp_path / "cm_counts.png", title="validation", normalize=False
+        )
     assert path == tmp_path / "plots" / "cm.png"
     for written in (path, raw_path):
         assert written.read_bytes()[:8] == PNG_SIGNATURE

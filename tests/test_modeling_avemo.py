@@ -37,8 +37,15 @@ def _variants():
             for fusion in FUSIONS:
                 # A pooling that cannot pool faces (fcn) is paired with transformer-attention on faces.
                 visual = attention if attention in VISUAL_POOLINGS else "transformer"
-                variants.append(dict(modalities="audio_visual", face_size=face_size, visual_attention=visual,
-                                     audio_attention=attention, fusion=fusion))
+                variants.append(
+                    dict(
+                        modalities="audio_visual",
+                        face_size=face_size,
+                        visual_attention=visual,
+                        audio_attention=attention,
+                        fusion=fusion,
+                    )
+                )
         for attention in VISUAL_POOLINGS:
             variants.append(dict(modalities="visual", face_size=face_size, visual_attention=attention))
     for attention in AUDIO_POOLINGS:
@@ -51,7 +58,9 @@ def _variants():
                 variants.append(dict(modalities="audio_visual", face_size=face_size, **_tiny_face(backbone)))
     # The shipped FER2013 model's combination, and its log-probabilities pooled in an audio-video model.
     variants.append(dict(modalities="visual", face_backbone="mini_xception", visual_attention="log_mean_exp"))
-    variants.append(dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="log_mean_exp", fusion="concat"))
+    variants.append(
+        dict(modalities="audio_visual", face_backbone="mini_xception", visual_attention="log_mean_exp", fusion="concat")
+    )
     return variants
 
 
@@ -59,7 +68,9 @@ VARIANTS = _variants()
 
 
 def variant_id(variant):
-    return "-".join(str(value) for key, value in variant.items() if key not in ("face_stage_depths", "face_embedding_size"))
+    return "-".join(
+        str(value) for key, value in variant.items() if key not in ("face_stage_depths", "face_embedding_size")
+    )
 
 
 assert len({variant_id(variant) for variant in VARIANTS}) == len(VARIANTS), "two variants share an id"
@@ -102,12 +113,16 @@ class AVEmoModelTester:
             frame_mask = torch.ones(self.batch_size, self.frames, dtype=torch.long)
             frame_mask[1, 2:] = 0
             frame_mask[2, 0 if config.uses_audio else 1 :] = 0
-            inputs["pixel_values"] = torch.randn(self.batch_size, self.frames, config.face_channels, size, size, generator=generator)
+            inputs["pixel_values"] = torch.randn(
+                self.batch_size, self.frames, config.face_channels, size, size, generator=generator
+            )
             inputs["frame_mask"] = frame_mask
         if config.uses_audio:
             audio_mask = torch.ones(self.batch_size, self.audio_frames, dtype=torch.long)
             audio_mask[1, 120:] = 0
-            inputs["input_features"] = torch.randn(self.batch_size, 3, config.num_mel_bins, self.audio_frames, generator=generator)
+            inputs["input_features"] = torch.randn(
+                self.batch_size, 3, config.num_mel_bins, self.audio_frames, generator=generator
+            )
             inputs["audio_mask"] = audio_mask
         inputs["labels"] = torch.tensor([0, 1, 2])
         return inputs
@@ -166,7 +181,9 @@ def test_backward_reaches_every_parameter(variant):
         inputs["audio_mask"][0] = 0
     loss = model(**inputs).loss
     loss.backward()
-    no_grad = [name for name, parameter in model.named_parameters() if parameter.requires_grad and parameter.grad is None]
+    no_grad = [
+        name for name, parameter in model.named_parameters() if parameter.requires_grad and parameter.grad is None
+    ]
     assert not no_grad, f"parameters without gradient: {no_grad}"
     not_finite = [name for name, parameter in model.named_parameters() if not torch.isfinite(parameter.grad).all()]
     assert not not_finite, f"non-finite gradients: {not_finite}"
@@ -188,18 +205,24 @@ def test_padding_changes_nothing(variant):
     if config.uses_audio:
         extra = torch.randn(TESTER.batch_size, 3, config.num_mel_bins, 50) * 5
         padded["input_features"] = torch.cat([inputs["input_features"], extra], dim=-1)
-        padded["audio_mask"] = torch.cat([inputs["audio_mask"], torch.zeros(TESTER.batch_size, 50, dtype=torch.long)], 1)
+        padded["audio_mask"] = torch.cat(
+            [inputs["audio_mask"], torch.zeros(TESTER.batch_size, 50, dtype=torch.long)], 1
+        )
         padded["input_features"][1, :, :, 130] = 100.0
     with torch.no_grad():
         reference = model(**inputs)
         result = model(**padded)
     torch.testing.assert_close(result.logits, reference.logits, atol=1e-5, rtol=1e-5)
     if config.uses_visual:
-        torch.testing.assert_close(result.visual_attentions[:, : TESTER.frames], reference.visual_attentions, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            result.visual_attentions[:, : TESTER.frames], reference.visual_attentions, atol=1e-6, rtol=1e-5
+        )
         assert torch.all(result.visual_attentions[:, TESTER.frames :] == 0)
     if config.uses_audio:
         width = reference.audio_attentions.shape[-1]
-        torch.testing.assert_close(result.audio_attentions[..., :width], reference.audio_attentions, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            result.audio_attentions[..., :width], reference.audio_attentions, atol=1e-6, rtol=1e-5
+        )
         assert torch.all(result.audio_attentions[..., width:] == 0)
 
 
@@ -245,8 +268,15 @@ def test_save_load_round_trip(variant, tmp_path):
     assert saved["model_type"] == "avemo"
     assert set(saved["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForVideoClassification"}
     assert (tmp_path / "model.safetensors").is_file()
-    code_files = ("configuration_avemo.py", "modeling_avemo.py", "attention_avemo.py", "backbones_avemo.py", "fusion_avemo.py",
-                  "face_recipes_avemo.py", "registry_avemo.py")
+    code_files = (
+        "configuration_avemo.py",
+        "modeling_avemo.py",
+        "attention_avemo.py",
+        "backbones_avemo.py",
+        "fusion_avemo.py",
+        "face_recipes_avemo.py",
+        "registry_avemo.py",
+    )
     for code_file in code_files:
         assert (tmp_path / code_file).is_file(), code_file
 
@@ -278,7 +308,11 @@ def remote_code_results(tmp_path_factory):
         model.save_pretrained(folder)
         save_file({key: value for key, value in inputs.items() if key != "labels"}, str(folder / "inputs.safetensors"))
         with torch.no_grad():
-            expected[variant_id(variant)] = (folder, model(**inputs).logits, model.avemo(**{k: v for k, v in inputs.items() if k != "labels"}).fused_embeds)
+            expected[variant_id(variant)] = (
+                folder,
+                model(**inputs).logits,
+                model.avemo(**{k: v for k, v in inputs.items() if k != "labels"}).fused_embeds,
+            )
     code = (
         "import sys, torch\n"
         "from pathlib import Path\n"
@@ -323,14 +357,23 @@ def test_trainer_two_steps(variant, tmp_path):
     dataset = Dataset.from_list(rows).with_format("torch")
     before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     args = TrainingArguments(
-        output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=3, learning_rate=1e-2,
-        report_to=[], save_strategy="no", use_cpu=True, logging_steps=1, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=3,
+        learning_rate=1e-2,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        logging_steps=1,
+        disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=args, train_dataset=dataset)
     result = trainer.train()
     assert result.global_step == 2
     assert torch.isfinite(torch.tensor(result.training_loss))
-    changed = [name for name, parameter in model.named_parameters() if not torch.equal(before[name], parameter.detach())]
+    changed = [
+        name for name, parameter in model.named_parameters() if not torch.equal(before[name], parameter.detach())
+    ]
     assert "classifier.weight" in changed and len(changed) > len(before) // 2
 
 
@@ -346,11 +389,15 @@ def test_missing_modality_prediction_rests_on_the_other():
     inputs["audio_mask"][0] = 0  # clip 0: faces only; clip 2: audio only
     with torch.no_grad():
         reference = model(**inputs).logits
-        changed_masked = dict(inputs, pixel_values=inputs["pixel_values"].clone(), input_features=inputs["input_features"].clone())
+        changed_masked = dict(
+            inputs, pixel_values=inputs["pixel_values"].clone(), input_features=inputs["input_features"].clone()
+        )
         changed_masked["pixel_values"][2] += 3.0
         changed_masked["input_features"][0] += 3.0
         assert torch.equal(model(**changed_masked).logits, reference)
-        changed_present = dict(inputs, pixel_values=inputs["pixel_values"].clone(), input_features=inputs["input_features"].clone())
+        changed_present = dict(
+            inputs, pixel_values=inputs["pixel_values"].clone(), input_features=inputs["input_features"].clone()
+        )
         changed_present["pixel_values"][0] += 3.0
         changed_present["input_features"][2] += 3.0
         moved = model(**changed_present).logits
@@ -395,8 +442,14 @@ def test_short_audio_is_padded_to_the_receptive_field():
         (dict(pixel_values=torch.randn(2, 4, 3, 112, 112), frame_mask=torch.ones(3, 4)), "frame_mask must have shape"),
         (dict(input_features=torch.randn(2, 3, 40, 80)), "num_mel_bins=64"),
         (dict(input_features=torch.randn(2, 3, 64, 80), audio_mask=torch.ones(2, 70)), "audio_mask must have shape"),
-        (dict(pixel_values=torch.randn(2, 4, 3, 112, 112), input_features=torch.randn(3, 3, 64, 80)), "batch sizes differ"),
-        (dict(input_features=torch.randn(1, 3, 64, 80), audio_mask=torch.tensor([[1] * 40 + [0] * 20 + [1] * 20])), "prefix"),
+        (
+            dict(pixel_values=torch.randn(2, 4, 3, 112, 112), input_features=torch.randn(3, 3, 64, 80)),
+            "batch sizes differ",
+        ),
+        (
+            dict(input_features=torch.randn(1, 3, 64, 80), audio_mask=torch.tensor([[1] * 40 + [0] * 20 + [1] * 20])),
+            "prefix",
+        ),
         ({}, r"needs pixel_values \(or frame_embeds\) and/or input_features"),
     ],
 )
@@ -418,7 +471,12 @@ def test_mismatched_labels_raise():
 def test_default_config_is_the_paper_system():
     config = AVEmoConfig()
     assert config.model_type == "avemo"
-    assert (config.face_backbone, config.face_size, config.audio_backbone, config.fusion) == ("ir50", 112, "alexnet", "fbp")
+    assert (config.face_backbone, config.face_size, config.audio_backbone, config.fusion) == (
+        "ir50",
+        112,
+        "alexnet",
+        "fbp",
+    )
     assert list(config.id2label.values()) == list(AFEW_LABELS) and config.num_labels == 7
     assert config.label2id["Surprise"] == 6
     assert config.face_stage_depths == [3, 4, 14, 3] and config.audio_channels == [64, 192, 384, 256, 256]
@@ -432,7 +490,9 @@ def test_config_round_trip_and_auto_config(tmp_path):
     loaded = AutoConfig.from_pretrained(tmp_path)
     assert isinstance(loaded, AVEmoConfig)
     ignore = {"_name_or_path"}
-    assert {k: v for k, v in loaded.to_dict().items() if k not in ignore} == {k: v for k, v in config.to_dict().items() if k not in ignore}
+    assert {k: v for k, v in loaded.to_dict().items() if k not in ignore} == {
+        k: v for k, v in config.to_dict().items() if k not in ignore
+    }
     assert loaded.id2label == {0: "neg", 1: "neu", 2: "pos"}
 
 
@@ -543,6 +603,7 @@ def test_a_registry_refuses_undeclared_and_unbuilt_names():
         registry.get("c")
 
     with pytest.raises(ValueError, match="already registered to"):
+
         @registry.register("a")
         class Other:
             pass

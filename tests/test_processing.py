@@ -41,9 +41,15 @@ def processor():
 def tiny_model(**overrides):
     torch.manual_seed(0)
     config = AVEmoConfig(
-        face_stage_depths=[1, 1, 1, 1], face_stage_widths=[4, 4, 8, 8], face_embedding_size=16,
-        audio_channels=[4, 8, 8, 8, 8], transformer_attention_size=8, audio_attention_hidden_size=8,
-        fbp_k=2, fbp_o=6, **overrides,
+        face_stage_depths=[1, 1, 1, 1],
+        face_stage_widths=[4, 4, 8, 8],
+        face_embedding_size=16,
+        audio_channels=[4, 8, 8, 8, 8],
+        transformer_attention_size=8,
+        audio_attention_hidden_size=8,
+        fbp_k=2,
+        fbp_o=6,
+        **overrides,
     )
     return AVEmoForVideoClassification(config).eval()
 
@@ -140,9 +146,20 @@ def librosa_reference(waveform, extractor):
     import librosa
 
     power = librosa.feature.melspectrogram(
-        y=waveform, sr=extractor.sampling_rate, n_fft=extractor.n_fft, hop_length=extractor.hop_length,
-        win_length=extractor.win_length, window="hamming", center=True, pad_mode="reflect", power=2.0,
-        n_mels=extractor.num_mel_bins, fmin=extractor.f_min, fmax=extractor.f_max, htk=False, norm="slaney",
+        y=waveform,
+        sr=extractor.sampling_rate,
+        n_fft=extractor.n_fft,
+        hop_length=extractor.hop_length,
+        win_length=extractor.win_length,
+        window="hamming",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=extractor.num_mel_bins,
+        fmin=extractor.f_min,
+        fmax=extractor.f_max,
+        htk=False,
+        norm="slaney",
     )
     static = 10 * np.log10(np.maximum(power, 1e-10))
     delta = librosa.feature.delta(static, width=extractor.delta_window, mode="nearest")
@@ -202,13 +219,18 @@ def test_any_sampling_rate_is_resampled(shared_data):
     assert abs(native.shape[-1] - resampled.shape[-1]) <= 1
     frames = min(native.shape[-1], resampled.shape[-1]) - 2
     # Same sound: the static planes agree closely after the round trip through 44.1 kHz.
-    assert torch.corrcoef(torch.stack([native[0, 0, :, :frames].flatten(), resampled[0, 0, :, :frames].flatten()]))[0, 1] > 0.98
+    assert (
+        torch.corrcoef(torch.stack([native[0, 0, :, :frames].flatten(), resampled[0, 0, :, :frames].flatten()]))[0, 1]
+        > 0.98
+    )
     with pytest.raises(ValueError, match="sampling_rate must be a positive integer"):
         extractor(waveform, sampling_rate=16000.5)
 
 
 def test_short_audio_is_padded_to_alexnet_minimum():
-    out = AVEmoFeatureExtractor()(np.random.default_rng(0).normal(size=1600).astype(np.float32) * 0.1, sampling_rate=16000, return_tensors="pt")
+    out = AVEmoFeatureExtractor()(
+        np.random.default_rng(0).normal(size=1600).astype(np.float32) * 0.1, sampling_rate=16000, return_tensors="pt"
+    )
     assert out["input_features"].shape[-1] == 63 and out["audio_mask"].sum() == 11
 
 
@@ -232,7 +254,10 @@ def test_plain_spectrogram_option(shared_data):
 
 def test_model_runs_on_processor_output(video_dir, processor):
     model = tiny_model()
-    inputs = processor(videos=[video_dir / "single_face.mp4", video_dir / "no_face.mp4", video_dir / "face_noface.mov"], return_tensors="pt")
+    inputs = processor(
+        videos=[video_dir / "single_face.mp4", video_dir / "no_face.mp4", video_dir / "face_noface.mov"],
+        return_tensors="pt",
+    )
     assert set(inputs) == {"pixel_values", "frame_mask", "input_features", "audio_mask"}
     assert inputs["pixel_values"].shape == (3, 8, 3, 112, 112)
     assert inputs["frame_mask"].sum(-1)[:2].tolist() == [8, 0]
@@ -247,7 +272,9 @@ def test_frames_and_audio_input_equals_video_input(video_dir, processor, single_
     frames, fps, audio, rate = single_face_media
     picked = read_frames(video_dir / "single_face.mp4", 8)[0]
     from_file = processor(videos=str(video_dir / "single_face.mp4"))
-    from_arrays = processor(frames=[picked], audio=[read_audio(video_dir / "single_face.mp4", rate)], sampling_rate=rate)
+    from_arrays = processor(
+        frames=[picked], audio=[read_audio(video_dir / "single_face.mp4", rate)], sampling_rate=rate
+    )
     assert torch.equal(from_arrays["pixel_values"], from_file["pixel_values"])
     # Audio resampled by torchaudio instead of FFmpeg: the two resamplers differ only near 8 kHz.
     assert from_arrays["input_features"].shape == from_file["input_features"].shape
@@ -259,7 +286,9 @@ def test_processor_errors_are_typed(video_dir, processor, tmp_path, shared_data)
     with pytest.raises(ValueError, match="either videos"):
         processor(videos=["a.mp4"], frames=[[]])
     with pytest.raises(ValueError, match="same number of clips"):
-        processor(frames=[[np.zeros((64, 64, 3), np.uint8)]] * 2, audio=[np.zeros(1600, np.float32)], sampling_rate=16000)
+        processor(
+            frames=[[np.zeros((64, 64, 3), np.uint8)]] * 2, audio=[np.zeros(1600, np.float32)], sampling_rate=16000
+        )
     with pytest.raises(ValueError, match="nothing to process"):
         processor()
     with pytest.raises(ValueError, match=r"shape \(height, width, 3\)"):
@@ -425,7 +454,7 @@ def test_cnn_fallback_runs_fan_attempts_in_order(shared_data, monkeypatch):
 
     image = np.asarray(Image.open(shared_data / "images" / "single_face.jpg").convert("RGB").resize((256, 256)))
     hog_box = FaceAligner().align(image).box
-    monkeypatch.setattr(alignment, "_hog_detector", lambda: (lambda frame, upsample: []))
+    monkeypatch.setattr(alignment, "_hog_detector", lambda: lambda frame, upsample: [])
     assert FaceAligner().align(image) is None
     face = FaceAligner(cnn_fallback=True).align(image)  # the real MMOD detector
     assert face is not None and face.detector == "cnn"
@@ -446,6 +475,6 @@ def test_cnn_fallback_runs_fan_attempts_in_order(shared_data, monkeypatch):
     np.testing.assert_array_equal(seen[0][0], image)
     np.testing.assert_array_equal(seen[1][0], np.asarray(ImageOps.autocontrast(Image.fromarray(image))))
     seen.clear()
-    monkeypatch.setattr(alignment, "_cnn_detector", lambda: (lambda frame, upsample: seen.append(frame.copy()) or []))
+    monkeypatch.setattr(alignment, "_cnn_detector", lambda: lambda frame, upsample: seen.append(frame.copy()) or [])
     assert FaceAligner(cnn_fallback=True).align(image) is None and len(seen) == 3
     np.testing.assert_array_equal(seen[2], np.asarray(ImageOps.equalize(Image.fromarray(image))))

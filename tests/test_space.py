@@ -44,13 +44,31 @@ def space_url(tmp_path_factory, shared_data):
     scratch = tmp_path_factory.mktemp("space")
     port = _free_port()
     # The port through Gradio's own variable, as Spaces sets it; the host through the flag.
-    env = {**os.environ, "AVEMO_EXAMPLES_DIR": str(shared_data), "GRADIO_TEMP_DIR": str(scratch / "gradio"), "GRADIO_SERVER_PORT": str(port)}
+    env = {
+        **os.environ,
+        "AVEMO_EXAMPLES_DIR": str(shared_data),
+        "GRADIO_TEMP_DIR": str(scratch / "gradio"),
+        "GRADIO_SERVER_PORT": str(port),
+    }
     env.pop("PYTHONPATH", None)
     log = open(scratch / "server.log", "w+")
     server = subprocess.Popen(
-        [sys.executable, "-m", "avemo.cli", "space", "--host", "127.0.0.1",
-         "--max-duration", str(MAX_SECONDS), "--max-file-mb", str(MAX_MB)],
-        cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "avemo.cli",
+            "space",
+            "--host",
+            "127.0.0.1",
+            "--max-duration",
+            str(MAX_SECONDS),
+            "--max-file-mb",
+            str(MAX_MB),
+        ],
+        cwd=scratch,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 150
@@ -106,12 +124,20 @@ def test_page_in_chromium_shows_label_probabilities_plots_and_faces(space_url, s
     outside = []
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 1000},
         )
         try:
             page = context.new_page()
-            page.on("requestfinished", lambda request: outside.append(request.url) if urlparse(request.url).hostname not in (None, "127.0.0.1") else None)
+            page.on(
+                "requestfinished",
+                lambda request: (
+                    outside.append(request.url) if urlparse(request.url).hostname not in (None, "127.0.0.1") else None
+                ),
+            )
             page.goto(space_url, wait_until="networkidle")
             page.locator("#video-input input[type=file]").set_input_files(str(clip))
             page.wait_for_selector("#video-input video", timeout=30_000)
@@ -124,7 +150,9 @@ def test_page_in_chromium_shows_label_probabilities_plots_and_faces(space_url, s
             for name in expected.scores:  # every probability is listed
                 assert name in text
             assert f"{round(ranked[1][1] * 100)}%" in text
-            expect(page.locator("#summary-output")).to_contain_text(f"{expected.frames_used} of {expected.frames_sampled}")
+            expect(page.locator("#summary-output")).to_contain_text(
+                f"{expected.frames_used} of {expected.frames_sampled}"
+            )
 
             # The per-frame plot and the face crops are images the browser decoded.
             plot = page.locator("#timeline-output img")
@@ -132,7 +160,10 @@ def test_page_in_chromium_shows_label_probabilities_plots_and_faces(space_url, s
             assert plot.evaluate("img => img.complete && img.naturalWidth") > 300
             faces = page.locator("#faces-output img")
             expect(faces).to_have_count(expected.frames_used)
-            assert all(faces.nth(i).evaluate("img => img.complete && img.naturalWidth") > 0 for i in range(expected.frames_used))
+            assert all(
+                faces.nth(i).evaluate("img => img.complete && img.naturalWidth") > 0
+                for i in range(expected.frames_used)
+            )
             # What the model is, in plain words.
             expect(page.locator("#model-card")).to_contain_text("FER2013")
             expect(page.locator("#model-card")).to_contain_text("Starting weights")
@@ -168,7 +199,9 @@ def test_bad_files_get_one_readable_line(space_url, shared_data, tmp_path):
         corrupt: "broken.mp4: not a readable media file",
         empty: "empty.mov: file is empty",
         shared_data / "video" / "no_face.mp4": "no_face.mp4: no face to predict from",
-        shared_data / "video" / "face_noface.mov": f"face_noface.mov: the clip lasts 6.4 s, longer than this Space accepts ({MAX_SECONDS} s)",
+        shared_data
+        / "video"
+        / "face_noface.mov": f"face_noface.mov: the clip lasts 6.4 s, longer than this Space accepts ({MAX_SECONDS} s)",
         shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3": "1002_DFA_ANG_XX.mp3: not a video",
     }
     client = _client(space_url)
@@ -206,7 +239,9 @@ def test_concurrent_requests_get_their_own_results(space_url, shared_data, predi
         assert f"{expected.frames_used} of {expected.frames_sampled}" in summary
         for name, score in expected.scores.items():
             assert raw["scores"][name] == pytest.approx(score, abs=2e-6)
-        assert {entry["label"]: entry["confidence"] for entry in label["confidences"]} == pytest.approx(raw["scores"], abs=2e-6)
+        assert {entry["label"]: entry["confidence"] for entry in label["confidences"]} == pytest.approx(
+            raw["scores"], abs=2e-6
+        )
         assert timeline["type"] == "matplotlib" and timeline["plot"].startswith("data:image/png;base64,")
         assert spectrogram is None and "does not use the audio" in audio_note
         assert windows is None and "timeline" not in raw  # short clips and pictures: no timeline
@@ -227,7 +262,9 @@ def test_limits_refuse_before_decoding(shared_data):
     with pytest.raises(InputRejected, match=r"single_face.mp4: 0.2 MB is more than this Space accepts \(0.1 MB\)"):
         space.analyse(clip)
     space.settings = dataclasses.replace(space.settings, max_mb=50, max_seconds=2)
-    with pytest.raises(InputRejected, match=r"single_face.mp4: the clip lasts 2.4 s, longer than this Space accepts \(2 s\)"):
+    with pytest.raises(
+        InputRejected, match=r"single_face.mp4: the clip lasts 2.4 s, longer than this Space accepts \(2 s\)"
+    ):
         space.analyse(clip)
 
 
@@ -248,7 +285,9 @@ def test_per_frame_scores_are_what_the_clip_score_averages(shared_data):
     assert analysis.log_mel is None and analysis.audio_weights is None
     figure = timeline_figure(analysis)
     scores_axis = figure.axes[0]
-    drawn = {line.get_label(): line.get_xdata() for line in scores_axis.get_lines() if not line.get_label().startswith("_")}
+    drawn = {
+        line.get_label(): line.get_xdata() for line in scores_axis.get_lines() if not line.get_label().startswith("_")
+    }
     assert "no face" in drawn and prediction["label"] in drawn
     assert list(drawn[prediction["label"]]) == analysis.face_times
     png = io.BytesIO()
@@ -267,7 +306,13 @@ def test_audio_visual_model_shows_the_log_mel_with_its_attention(tmp_path, share
 
     with av.open(str(shared_data / "audio" / "crema-d" / "1002_DFA_HAP_XX.mp3")) as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
-        speech = np.concatenate([chunk.to_ndarray().reshape(-1) for frame in container.decode(audio=0) for chunk in resampler.resample(frame)])
+        speech = np.concatenate(
+            [
+                chunk.to_ndarray().reshape(-1)
+                for frame in container.decode(audio=0)
+                for chunk in resampler.resample(frame)
+            ]
+        )
     talking = write_video(tmp_path / "talking.mp4", frames[:60], fps=fps, audio=speech, sampling_rate=16000)
     model = init_model_folder(tmp_path / "av", preset="fer2013-audio-visual")
     space = EmotionSpace(SpaceSettings(model=str(model)))

@@ -53,7 +53,9 @@ def test_timeline_of_the_pexels_clip(shipped, shared_data):
     assert all(row.frames_sampled == 4 for row in rows[:-1])  # 2 faces a second, 2 s windows
     assert sum(row.frames_with_face for row in rows) >= 0.9 * sum(row.frames_sampled for row in rows)
     for row in rows:
-        assert sum(row.scores.values()) == pytest.approx(1.0, abs=1e-4) and row.label == max(row.scores, key=row.scores.get)
+        assert sum(row.scores.values()) == pytest.approx(1.0, abs=1e-4) and row.label == max(
+            row.scores, key=row.scores.get
+        )
     # A window's scores are the model's on that window's faces: the average of its per-face FER2013 probabilities.
     assert not rows[0].audio_used
 
@@ -68,7 +70,9 @@ def test_each_window_gets_its_own_stretch_of_audio(tiny, talking_clip):
     import av
 
     with av.open(str(talking_clip)) as container:
-        native = np.concatenate([frame.to_ndarray().mean(axis=0) for frame in container.decode(audio=0)]).astype(np.float32)
+        native = np.concatenate([frame.to_ndarray().mean(axis=0) for frame in container.decode(audio=0)]).astype(
+            np.float32
+        )
     window = _window_audio([(0.0, native)], 44100, 2.0, 4.0, 16000, resample)
     assert len(window) == 32000
     np.testing.assert_allclose(window, whole[32000:64000], atol=2e-3)
@@ -87,7 +91,9 @@ def test_memory_does_not_grow_with_the_video(tiny, shared_data, tmp_path):
     video = write_video(tmp_path / "long.mp4", [frames[i % 8] for i in range(seconds * fps)], fps, audio, 16000)
     builder = TimelineBuilder(tiny, window=2.0, hop=1.0, faces_per_second=2.0)
     rows = list(builder.run(video))
-    assert len(rows) == 40 and sum(row.frames_with_face for row in rows) >= 0.9 * sum(row.frames_sampled for row in rows)
+    assert len(rows) == 40 and sum(row.frames_with_face for row in rows) >= 0.9 * sum(
+        row.frames_sampled for row in rows
+    )
     assert builder.peak_held["faces"] <= 2.0 * 2.0 + 2  # one window of faces, plus the ones read ahead
     assert builder.peak_held["audio_seconds"] <= 2.0 + 1.0 + 0.5  # a window, a hop and decoder chunks
 
@@ -106,8 +112,18 @@ def test_frame_embeds_give_the_same_logits_as_pixels(tiny):
 
 
 def test_cli_writes_the_timeline_and_its_plot(shared_data, tmp_path):
-    result = run_avemo("predict", shared_data / "video" / "single_face.mp4", "--timeline", "--json", "--output-dir", tmp_path / "out",
-                       "--window", 1.0, "--hop", 0.5)
+    result = run_avemo(
+        "predict",
+        shared_data / "video" / "single_face.mp4",
+        "--timeline",
+        "--json",
+        "--output-dir",
+        tmp_path / "out",
+        "--window",
+        1.0,
+        "--hop",
+        0.5,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     [summary] = [json.loads(line) for line in result.stdout.splitlines()]
     rows = json.loads((tmp_path / "out" / "single_face.timeline.json").read_text())
@@ -115,7 +131,9 @@ def test_cli_writes_the_timeline_and_its_plot(shared_data, tmp_path):
     assert {"start", "end", "label", "scores", "frames_with_face"} <= set(rows[0])
     assert (tmp_path / "out" / "single_face.timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "\x1b[" not in result.stderr  # no cursor codes in a log
-    csv_run = run_avemo("predict", shared_data / "video" / "single_face.mp4", "--timeline", "--output-dir", tmp_path / "csv")
+    csv_run = run_avemo(
+        "predict", shared_data / "video" / "single_face.mp4", "--timeline", "--output-dir", tmp_path / "csv"
+    )
     assert csv_run.returncode == 0
     header = (tmp_path / "csv" / "single_face.timeline.csv").read_text().splitlines()[0]
     assert header.startswith("start,end,label,frames_sampled,frames_with_face,audio_used,Angry")

@@ -55,7 +55,15 @@ def test_fer2013_reader_keeps_usage_splits_labels_and_pixels(tmp_path):
     _write_fer2013(tmp_path / "fer2013.csv", rows)
     corpus = load_image_corpus("fer2013", tmp_path)
     assert {name: len(split) for name, split in corpus.items()} == {"train": 8, "validation": 2, "test": 2}
-    assert corpus["train"].features["label"].names == ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    assert corpus["train"].features["label"].names == [
+        "Angry",
+        "Disgust",
+        "Fear",
+        "Happy",
+        "Sad",
+        "Surprise",
+        "Neutral",
+    ]
     first_test = corpus["test"][0]
     emotion, _, pixels = rows[10]
     assert first_test["label"] == emotion and first_test["precropped"]
@@ -70,7 +78,20 @@ def test_fer2013_reader_keeps_usage_splits_labels_and_pixels(tmp_path):
 def test_ferplus_reader_takes_majority_labels_row_for_row(tmp_path):
     rows = _fer_rows(8)
     _write_fer2013(tmp_path / "fer2013.csv", rows)
-    columns = ["Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
+    columns = [
+        "Usage",
+        "Image name",
+        "neutral",
+        "happiness",
+        "surprise",
+        "sadness",
+        "anger",
+        "disgust",
+        "fear",
+        "contempt",
+        "unknown",
+        "NF",
+    ]
     votes = [
         ("Training", "fer0000000.png", [0, 8, 2, 0, 0, 0, 0, 0, 0, 0]),  # Happy
         ("Training", "", [10, 0, 0, 0, 0, 0, 0, 0, 0, 0]),  # removed by FER+
@@ -116,9 +137,13 @@ def test_rafdb_reader_original_and_aligned_pictures(tmp_path):
     assert names == ["Surprise", "Fear", "Disgust", "Happy", "Sad", "Angry", "Neutral"]
     assert [names[label] for label in list(corpus["test"]["label"])] == ["Happy", "Neutral"]
     assert len(corpus["train"]) + len(corpus["validation"]) == 14 and len(corpus["validation"]) == 7  # one per class
-    assert not any(list(corpus["train"]["precropped"])) and list(corpus["test"]["path"])[0].endswith("original/test_0001.jpg")
+    assert not any(list(corpus["train"]["precropped"])) and list(corpus["test"]["path"])[0].endswith(
+        "original/test_0001.jpg"
+    )
     aligned = load_image_corpus("rafdb", tmp_path, rafdb_images="aligned")
-    assert all(list(aligned["test"]["precropped"])) and list(aligned["test"]["path"])[1].endswith("aligned/test_0002_aligned.jpg")
+    assert all(list(aligned["test"]["precropped"])) and list(aligned["test"]["path"])[1].endswith(
+        "aligned/test_0002_aligned.jpg"
+    )
     (tmp_path / "Image" / "original" / "test_0002.jpg").unlink()
     with pytest.raises(ImageCorpusError, match="test_0002.jpg: RAF-DB picture not found"):
         load_image_corpus("rafdb", tmp_path)
@@ -127,7 +152,17 @@ def test_rafdb_reader_original_and_aligned_pictures(tmp_path):
 def test_affectnet_reader_keeps_expressions_and_boxes(tmp_path):
     folder = tmp_path / "Manually_Annotated_Images" / "1"
     folder.mkdir(parents=True)
-    header = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression", "valence", "arousal"]
+    header = [
+        "subDirectory_filePath",
+        "face_x",
+        "face_y",
+        "face_width",
+        "face_height",
+        "facial_landmarks",
+        "expression",
+        "valence",
+        "arousal",
+    ]
     for name, codes in (("training.csv", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2]), ("validation.csv", [6, 7, 10, 0])):
         with open(tmp_path / name, "w", newline="") as handle:
             writer = csv.writer(handle)
@@ -138,7 +173,17 @@ def test_affectnet_reader_keeps_expressions_and_boxes(tmp_path):
                 writer.writerow([file, 2, 3, 10, 12, "", code, 0, 0])
     corpus = load_image_corpus("affectnet", tmp_path)
     assert corpus["test"].features["label"].names[-1] == "Angry"
-    assert sorted(list(corpus["train"]["label"]) + list(corpus["validation"]["label"])) == [0, 1, 1, 2, 2, 3, 4, 5, 6]  # no 7-10
+    assert sorted(list(corpus["train"]["label"]) + list(corpus["validation"]["label"])) == [
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]  # no 7-10
     assert sorted(list(corpus["validation"]["label"])) == [1, 2]  # carved from training: one of each class that has two
     assert list(corpus["test"]["label"]) == [6, 0] and list(corpus["test"]["box"])[0] == [2, 3, 11, 14]
     eight = load_image_corpus("affectnet", tmp_path, affectnet_classes=8)
@@ -220,12 +265,33 @@ def test_image_stage_learns_and_hands_its_face_cnn_to_a_video_model(shared_data,
     config.write_text(json.dumps({**TINY, "face_backbone": "ir50"}))
     out = tmp_path / "faces-run"
     result = run_avemo(
-        "train-faces", "--data-dir", data, "--corpus", "folder", "--output-dir", out, "--config", config,
-        "--max-steps", 40, "--batch-size", 6, "--learning-rate", 1e-2, "--backbone-lr-scale", 1.0, "--logging-steps", 5,
+        "train-faces",
+        "--data-dir",
+        data,
+        "--corpus",
+        "folder",
+        "--output-dir",
+        out,
+        "--config",
+        config,
+        "--max-steps",
+        40,
+        "--batch-size",
+        6,
+        "--learning-rate",
+        1e-2,
+        "--backbone-lr-scale",
+        1.0,
+        "--logging-steps",
+        5,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "next: avemo train --face-from" in result.stderr
-    losses = [float(line.split("loss ")[1].split(",")[0]) for line in result.stdout.splitlines() if line.startswith("step ") and ": epoch" in line]
+    losses = [
+        float(line.split("loss ")[1].split(",")[0])
+        for line in result.stdout.splitlines()
+        if line.startswith("step ") and ": epoch" in line
+    ]
     assert len(losses) >= 3 and losses[-1] < 0.6 * losses[0], losses
     best = out / "best"
     image_model = AVEmoForVideoClassification.from_pretrained(best).eval()
@@ -240,16 +306,24 @@ def test_image_stage_learns_and_hands_its_face_cnn_to_a_video_model(shared_data,
     result = run_avemo("init", "--output", video, "--face-from", best)
     assert result.returncode == 0, result.stderr[-3000:]
     video_model = AVEmoForVideoClassification.from_pretrained(video).eval()
-    assert video_model.config.modalities == "audio_visual" and video_model.config.face_recipe == image_model.config.face_recipe
+    assert (
+        video_model.config.modalities == "audio_visual"
+        and video_model.config.face_recipe == image_model.config.face_recipe
+    )
     processor_config = json.loads((video / "processor_config.json").read_text())
     assert processor_config["face_recipe"] == saved["face_recipe"]
     aligner = FaceAligner(saved["face_recipe"])
-    crops = [aligner.align(np.asarray(Image.open(path).convert("RGB"))).crop for path in sorted((data / "test").rglob("*.png"))]
+    crops = [
+        aligner.align(np.asarray(Image.open(path).convert("RGB"))).crop
+        for path in sorted((data / "test").rglob("*.png"))
+    ]
     from avemo.model_folder import processor_for
 
     pixels = processor_for(video_model.config).face_tensors([np.stack(crops)])["pixel_values"][0]
     with torch.no_grad():
-        np.testing.assert_array_equal(image_model.avemo.embed_faces(pixels).numpy(), video_model.avemo.embed_faces(pixels).numpy())
+        np.testing.assert_array_equal(
+            image_model.avemo.embed_faces(pixels).numpy(), video_model.avemo.embed_faces(pixels).numpy()
+        )
     record = video_model.config.provenance["weights"][0]
     assert record["part"] == "face_encoder" and "folder (avemo train-faces, 40 steps)" in record["trained_on"]
     assert video_model.config.trained is False  # its fusion and classifier are still untrained
@@ -269,8 +343,23 @@ def test_fer2013_rows_fine_tune_the_shipped_faces_model(shared_data, tmp_path):
     _write_fer2013(tmp_path / "fer2013.csv", rows)
     out = tmp_path / "fer-run"
     result = run_avemo(
-        "train-faces", "--data-dir", tmp_path / "fer2013.csv", "--corpus", "fer2013", "--output-dir", out,
-        "--init-from", "fer2013-faces", "--max-steps", 16, "--batch-size", 8, "--learning-rate", 3e-3, "--backbone-lr-scale", 1.0,
+        "train-faces",
+        "--data-dir",
+        tmp_path / "fer2013.csv",
+        "--corpus",
+        "fer2013",
+        "--output-dir",
+        out,
+        "--init-from",
+        "fer2013-faces",
+        "--max-steps",
+        16,
+        "--batch-size",
+        8,
+        "--learning-rate",
+        3e-3,
+        "--backbone-lr-scale",
+        1.0,
         # Four validation rows reach UAR 1.0 at the first evaluation, and the first best checkpoint is kept: with the
         # augmentation's random draws that can be a barely trained one. This test is about the starting point.
         "--no-augment",
@@ -282,7 +371,9 @@ def test_fer2013_rows_fine_tune_the_shipped_faces_model(shared_data, tmp_path):
     assert any("FER2013" in entry.get("trained_on", "") for entry in weights)  # where the shipped model came from
     [run] = model.config.provenance["training"]  # the shipped model records none of its own (fer trained it)
     assert run["tool"] == "avemo train-faces" and run["corpus"] == "fer2013" and run["steps"] == 16
-    assert model.config.provenance["summary"].startswith("fine-tuned by avemo train-faces on fer2013, starting from: the FER2013")
+    assert model.config.provenance["summary"].startswith(
+        "fine-tuned by avemo train-faces on fer2013, starting from: the FER2013"
+    )
     test = json.loads((out / "best" / "training_info.json").read_text())["test"]
     assert test["uar"] == 1.0, test  # bright and dark faces are told apart on the held-out rows
 
@@ -308,9 +399,13 @@ def test_avemo_train_takes_the_face_cnn_and_its_recipe_from_face_from(tmp_path):
     processor_for(source.config).save_pretrained(tmp_path / "faces")
     options = TrainOptions(data_dir="", corpus="", output_dir=str(tmp_path / "out"), face_from=str(tmp_path / "faces"))
     model, processor = build_model_and_processor(options, ["Angry", "Happy", "Sad"])
-    assert model.config.face_size == 224 and model.config.face_recipe["name"] == "zhou2019" and processor.face_size == 224
+    assert (
+        model.config.face_size == 224 and model.config.face_recipe["name"] == "zhou2019" and processor.face_size == 224
+    )
     assert model.config.modalities == "audio_visual" and model.config.num_labels == 3
     for key, value in source.avemo.face_encoder.state_dict().items():
         assert torch.equal(model.avemo.face_encoder.state_dict()[key], value), key
     with pytest.raises(ValueError, match="either --face-from or --ir50"):
-        build_model_and_processor(TrainOptions(data_dir="", corpus="", output_dir="o", face_from=str(tmp_path / "faces"), ir50="x.pth"), ["a"])
+        build_model_and_processor(
+            TrainOptions(data_dir="", corpus="", output_dir="o", face_from=str(tmp_path / "faces"), ir50="x.pth"), ["a"]
+        )

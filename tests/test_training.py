@@ -26,9 +26,14 @@ from conftest import run_avemo as avemo
 from synthetic import SIGNALS, make_ravdess_like_corpus
 
 TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 16,
+    "face_stage_depths": [1, 1, 1, 1],
+    "face_stage_widths": [4, 4, 8, 8],
+    "face_embedding_size": 16,
+    "audio_channels": [4, 8, 8, 8, 8],
+    "transformer_attention_size": 8,
+    "audio_attention_hidden_size": 8,
+    "fbp_k": 2,
+    "fbp_o": 16,
 }
 
 
@@ -44,16 +49,17 @@ def tiny_config_file(tmp_path_factory):
     return path
 
 
-
-
 # ------------------------------------------------------------------------------------------- collator, trainer
 
 
 def _rows(count=3, faces=6, seconds=(2.0, 1.0, 0.0)):
     rng = np.random.default_rng(0)
     return [
-        {"faces": rng.integers(0, 255, (faces if i else 2, 112, 112, 3), dtype=np.uint8),
-         "waveform": (0.1 * rng.standard_normal(int(seconds[i] * 16000))).astype(np.float32), "label": i}
+        {
+            "faces": rng.integers(0, 255, (faces if i else 2, 112, 112, 3), dtype=np.uint8),
+            "waveform": (0.1 * rng.standard_normal(int(seconds[i] * 16000))).astype(np.float32),
+            "label": i,
+        }
         for i in range(count)
     ]
 
@@ -87,7 +93,9 @@ def _expected_groups(model):
       and LayerNorm; face.evoLVe's IR50 training excludes BatchNorm, `separate_irse_bn_paras`);
     - weight decay: everything else (Conv2d and Linear weights, PReLU slopes, the missing-modality placeholders).
     """
-    backbone = {id(p) for p in model.avemo.face_encoder.parameters()} | {id(p) for p in model.avemo.audio_encoder.parameters()}
+    backbone = {id(p) for p in model.avemo.face_encoder.parameters()} | {
+        id(p) for p in model.avemo.audio_encoder.parameters()
+    }
     no_decay = set()
     kinds = {}
     for module in model.modules():
@@ -104,7 +112,9 @@ def test_optimizer_groups_follow_module_types(tmp_path):
     model = AVEmoForVideoClassification(AVEmoConfig(**TINY))
     frozen = freeze_backbones(model, ("audio",))
     assert frozen == sum(p.numel() for p in model.avemo.audio_encoder.parameters()) > 0
-    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.01, report_to=[], use_cpu=True)
+    args = TrainingArguments(
+        output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.01, report_to=[], use_cpu=True
+    )
     trainer = AVEmoTrainer(model=model, args=args, backbone_lr_scale=0.1)
     optimizer = trainer.create_optimizer()
     seen = {}
@@ -154,7 +164,9 @@ def test_class_weighted_loss_is_weighted_cross_entropy(tmp_path):
     w = weights.double()[labels]
     expected = -(w * log_probabilities[torch.arange(4), labels]).sum() / w.sum()
     assert loss == pytest.approx(expected.item(), rel=1e-5)
-    assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, labels, weight=weights.double()).item(), rel=1e-5)
+    assert loss == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, labels, weight=weights.double()).item(), rel=1e-5
+    )
     unweighted = torch.nn.functional.cross_entropy(logits, labels).item()
     assert abs(unweighted - expected.item()) > 0.05  # the weights matter for these labels
     # The fourth clip now has a weight-0 label: the loss is the weighted mean over the first three.
@@ -210,36 +222,67 @@ def test_gradient_accumulation_averages_the_micro_batch_losses(tmp_path):
     from datasets import Dataset
     from transformers import TrainerCallback, TrainingArguments
 
-    config = AVEmoConfig(**dict(TINY, modalities="audio", audio_attention="mean", classifier_dropout=0.0, num_mel_bins=64,
-                                id2label={0: "a", 1: "b", 2: "c"}))
+    config = AVEmoConfig(
+        **dict(
+            TINY,
+            modalities="audio",
+            audio_attention="mean",
+            classifier_dropout=0.0,
+            num_mel_bins=64,
+            id2label={0: "a", 1: "b", 2: "c"},
+        )
+    )
     torch.manual_seed(0)
     model = AVEmoForVideoClassification(config)
     initial = copy.deepcopy(model.state_dict())
     generator = torch.Generator().manual_seed(0)
-    rows = [{"input_features": (torch.randn(3, 64, 70, generator=generator) * (1 + i)).tolist(), "labels": i % 3} for i in range(4)]
+    rows = [
+        {"input_features": (torch.randn(3, 64, 70, generator=generator) * (1 + i)).tolist(), "labels": i % 3}
+        for i in range(4)
+    ]
     batches, gradients = [], {}
 
     def collate(features):
-        batch = {"input_features": torch.stack([f["input_features"] for f in features]), "labels": torch.stack([f["labels"] for f in features])}
+        batch = {
+            "input_features": torch.stack([f["input_features"] for f in features]),
+            "labels": torch.stack([f["labels"] for f in features]),
+        }
         batches.append({key: value.clone() for key, value in batch.items()})
         return batch
 
     class CaptureGradients(TrainerCallback):
         def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
-            gradients.update({name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None})
+            gradients.update(
+                {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
+            )
 
     args = TrainingArguments(
-        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=2, max_grad_norm=0,
-        report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        max_grad_norm=0,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
     )
-    trainer = AVEmoTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows).with_format("torch"),
-                           data_collator=collate, callbacks=[CaptureGradients()])
+    trainer = AVEmoTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows).with_format("torch"),
+        data_collator=collate,
+        callbacks=[CaptureGradients()],
+    )
     trainer.train()
     assert len(batches) == 2 and gradients
     reference = AVEmoForVideoClassification(config)
     reference.load_state_dict(initial)
     reference.train()
-    losses = [torch.nn.functional.cross_entropy(reference(input_features=b["input_features"]).logits, b["labels"]) for b in batches]
+    losses = [
+        torch.nn.functional.cross_entropy(reference(input_features=b["input_features"]).logits, b["labels"])
+        for b in batches
+    ]
     ((losses[0] + losses[1]) / 2).backward()
     for name, parameter in reference.named_parameters():
         torch.testing.assert_close(gradients[name], parameter.grad, rtol=1e-4, atol=1e-7, msg=name)
@@ -263,7 +306,9 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
     from avemo.trainer import AVEmoTrainer as Trainer
 
     all_three = ["01", "03", "05"]
-    data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 2: ["03", "05"], 17: all_three, 21: all_three})
+    data = _ravdess_subset(
+        synthetic_corpus, tmp_path / "data", {1: all_three, 2: ["03", "05"], 17: all_three, 21: all_three}
+    )
     init = init_model_folder(tmp_path / "init", AVEmoConfig(**TINY), seed=3)
     seen_weights, collators = [], []
     compute_loss = Trainer.compute_loss
@@ -276,9 +321,20 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
 
     monkeypatch.setattr(Trainer, "compute_loss", recording_compute_loss)
     options = TrainOptions(
-        data_dir=str(data), corpus="ravdess", output_dir=str(tmp_path / "out"), init_from=str(init), class_weights=True,
-        freeze_audio=True, max_steps=2, batch_size=2, gradient_accumulation_steps=1, learning_rate=1e-3, backbone_lr_scale=1.0,
-        num_frames=2, train_frames=2, augment=AugmentConfig(horizontal_flip=0.25, time_masks=1),
+        data_dir=str(data),
+        corpus="ravdess",
+        output_dir=str(tmp_path / "out"),
+        init_from=str(init),
+        class_weights=True,
+        freeze_audio=True,
+        max_steps=2,
+        batch_size=2,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-3,
+        backbone_lr_scale=1.0,
+        num_frames=2,
+        train_frames=2,
+        augment=AugmentConfig(horizontal_flip=0.25, time_masks=1),
     )
     train(options)
     # Train split (actors 1, 2): Neutral 1, Happy 2, Angry 2 clips. Inverse frequency 5/1, 5/2, 5/2, scaled to mean 1
@@ -286,7 +342,10 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
     assert len(seen_weights) == 2
     for weights in seen_weights:
         torch.testing.assert_close(weights, torch.tensor([1.5, 0.0, 0.75, 0.0, 0.75, 0.0, 0.0, 0.0]))
-    start, trained = load_file(str(init / "model.safetensors")), load_file(str(tmp_path / "out" / "best" / "model.safetensors"))
+    start, trained = (
+        load_file(str(init / "model.safetensors")),
+        load_file(str(tmp_path / "out" / "best" / "model.safetensors")),
+    )
     model = AVEmoForVideoClassification(AVEmoConfig(**TINY))
     parameters = {name for name, _ in model.named_parameters()}
     audio = [name for name in parameters if name.startswith("avemo.audio_encoder.")]
@@ -300,7 +359,9 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
     assert config["id2label"]["4"] == "Angry"
     # The augmentation of the run is part of its provenance record and of training_info.json.
     expected = dict(AugmentConfig().to_dict(), horizontal_flip=0.25, time_masks=1)
-    assert collators == [(True, options.augment, False)] * 2  # the training collator augments as asked; evaluation's never does
+    assert (
+        collators == [(True, options.augment, False)] * 2
+    )  # the training collator augments as asked; evaluation's never does
     assert config["provenance"]["training"][-1]["augmentation"] == expected
     assert json.loads((tmp_path / "out" / "best" / "training_info.json").read_text())["options"]["augment"] == expected
 
@@ -312,7 +373,9 @@ def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic
     from test_backbone_import import random_state_dict, reference_keys
 
     all_three = ["01", "03", "05"]
-    data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 2: all_three, 17: all_three, 21: all_three})
+    data = _ravdess_subset(
+        synthetic_corpus, tmp_path / "data", {1: all_three, 2: all_three, 17: all_three, 21: all_three}
+    )
     bad = data / "Actor_02" / "01-01-03-01-01-02-02.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     # face.evoLVe names: with stages of 3, 4, 1, 1 units (widths 4, 8, 16, 16) every key of this small IR50 is a
@@ -320,16 +383,47 @@ def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic
     config = dict(TINY, face_stage_depths=[3, 4, 1, 1], face_stage_widths=[4, 8, 16, 16])
     config.pop("audio_channels")  # the published AlexNet widths
     (tmp_path / "config.json").write_text(json.dumps(config))
-    shapes = {key: list(value.shape) for key, value in AVEmoForVideoClassification(AVEmoConfig(**config)).avemo.face_encoder.state_dict().items()}
+    shapes = {
+        key: list(value.shape)
+        for key, value in AVEmoForVideoClassification(AVEmoConfig(**config)).avemo.face_encoder.state_dict().items()
+    }
     assert set(shapes) <= set(reference_keys()["ir50_112"])
     ir50, alexnet = random_state_dict(shapes, seed=1), random_state_dict(reference_keys()["alexnet_features"], seed=2)
     torch.save(ir50, tmp_path / "ir50.pth")
     torch.save(alexnet, tmp_path / "alexnet.pth")
     result = avemo(
-        "train", "--data-dir", data, "--corpus", "ravdess", "--output-dir", tmp_path / "out", "--config", tmp_path / "config.json",
-        "--ir50", tmp_path / "ir50.pth", "--alexnet", tmp_path / "alexnet.pth", "--freeze-face", "--class-weights",
-        "--max-steps", 2, "--batch-size", 2, "--num-frames", 2, "--train-frames", 2, "--learning-rate", 1e-3, "--backbone-lr-scale", 1,
-        "--no-augment", "--freq-masks", 1, "--freq-mask-bins", 8,
+        "train",
+        "--data-dir",
+        data,
+        "--corpus",
+        "ravdess",
+        "--output-dir",
+        tmp_path / "out",
+        "--config",
+        tmp_path / "config.json",
+        "--ir50",
+        tmp_path / "ir50.pth",
+        "--alexnet",
+        tmp_path / "alexnet.pth",
+        "--freeze-face",
+        "--class-weights",
+        "--max-steps",
+        2,
+        "--batch-size",
+        2,
+        "--num-frames",
+        2,
+        "--train-frames",
+        2,
+        "--learning-rate",
+        1e-3,
+        "--backbone-lr-scale",
+        1,
+        "--no-augment",
+        "--freq-masks",
+        1,
+        "--freq-mask-bins",
+        8,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
@@ -337,7 +431,9 @@ def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic
     info = json.loads((tmp_path / "out" / "best" / "training_info.json").read_text())
     assert info["split_sizes"] == {"train": 6, "validation": 3, "test": 3}  # 7 train clips, the bad one dropped
     # --no-augment with frequency masking switched back on, as the run's provenance records it.
-    recorded = json.loads((tmp_path / "out" / "best" / "config.json").read_text())["provenance"]["training"][-1]["augmentation"]
+    recorded = json.loads((tmp_path / "out" / "best" / "config.json").read_text())["provenance"]["training"][-1][
+        "augmentation"
+    ]
     assert recorded == dict(AugmentConfig.none().to_dict(), freq_masks=1, freq_mask_bins=8)
     trained = load_file(str(tmp_path / "out" / "best" / "model.safetensors"))
     for key, value in ir50.items():
@@ -354,14 +450,28 @@ def test_evaluate_maps_labels_by_name_on_a_split(synthetic_corpus, tmp_path):
     from avemo.model_folder import init_model_folder
 
     all_three = ["01", "03", "05"]
-    data = _ravdess_subset(synthetic_corpus, tmp_path / "data", {1: all_three, 17: all_three, 18: ["03"], 21: all_three})
+    data = _ravdess_subset(
+        synthetic_corpus, tmp_path / "data", {1: all_three, 17: all_three, 18: ["03"], 21: all_three}
+    )
     bad = data / "Actor_18" / "01-01-05-01-01-01-18.mp4"
     bad.write_bytes(b"not a video")
     # The model's labels: RAVDESS' eight in another order and case.
     model_labels = ["surprised", "ANGRY", "Sad", "happy", "Disgust", "NEUTRAL", "fearful", "Calm"]
     config = AVEmoConfig(**TINY, id2label=dict(enumerate(model_labels)))
     model = init_model_folder(tmp_path / "model", config)
-    result = avemo("evaluate", "--model", model, "--data-dir", data, "--corpus", "ravdess", "--split", "validation", "--output", tmp_path / "m.json")
+    result = avemo(
+        "evaluate",
+        "--model",
+        model,
+        "--data-dir",
+        data,
+        "--corpus",
+        "ravdess",
+        "--split",
+        "validation",
+        "--output",
+        tmp_path / "m.json",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["num_clips"] == 4 and report["split"] == "validation" and report["labels"] == model_labels
@@ -385,13 +495,25 @@ def test_evaluate_maps_labels_by_name_on_a_split(synthetic_corpus, tmp_path):
 WITHOUT_COLOUR_JITTER = replace(AugmentConfig(), brightness=0.0, contrast=0.0, saturation=0.0)
 
 
-def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus, tiny_config_file, tmp_path, monkeypatch):
+def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(
+    synthetic_corpus, tiny_config_file, tmp_path, monkeypatch
+):
     """72 clips (24 speakers x 3 labels), a label signal in faces and in audio, speaker-independent split: the
     real processor, cache, collator and Trainer reach held-out accuracy far above chance (1/3)."""
     output = tmp_path / "run"
     options = TrainOptions(
-        data_dir=str(synthetic_corpus), corpus="ravdess", output_dir=str(output), config=str(tiny_config_file),
-        max_steps=60, batch_size=8, gradient_accumulation_steps=1, learning_rate=3e-3, backbone_lr_scale=1.0, num_frames=4, train_frames=4, logging_steps=20,
+        data_dir=str(synthetic_corpus),
+        corpus="ravdess",
+        output_dir=str(output),
+        config=str(tiny_config_file),
+        max_steps=60,
+        batch_size=8,
+        gradient_accumulation_steps=1,
+        learning_rate=3e-3,
+        backbone_lr_scale=1.0,
+        num_frames=4,
+        train_frames=4,
+        logging_steps=20,
         # The default augmentation but no colour jitter: the synthetic faces carry their label as a colour tint, which
         # brightness and saturation jitter blur by design (with it this tiny model stayed at 67 % after 60 steps).
         augment=WITHOUT_COLOUR_JITTER,
@@ -406,7 +528,19 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     assert config["provenance"]["training"][-1]["augmentation"] == WITHOUT_COLOUR_JITTER.to_dict()
     assert (best / "processor_config.json").is_file() and (best / "model.safetensors").is_file()
 
-    result = avemo("evaluate", "--model", best, "--data-dir", synthetic_corpus, "--corpus", "ravdess", "--split", "test", "--output", tmp_path / "eval" / "metrics.json")
+    result = avemo(
+        "evaluate",
+        "--model",
+        best,
+        "--data-dir",
+        synthetic_corpus,
+        "--corpus",
+        "ravdess",
+        "--split",
+        "test",
+        "--output",
+        tmp_path / "eval" / "metrics.json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert {"accuracy", "uar", "macro_f1", "confusion_matrix"} <= set(report)
@@ -429,8 +563,19 @@ def test_learning_end_to_end_on_a_synthetic_audio_video_corpus(synthetic_corpus,
     assert info["best_checkpoint"] == str(output / "checkpoints" / f"checkpoint-{best_step}")
     assert info["best_validation_uar"] == best_uar
     assert sorted(path.name for path in (output / "checkpoints").iterdir()) == ["checkpoint-60"]
-    again = avemo("evaluate", "--model", best, "--data-dir", synthetic_corpus, "--corpus", "ravdess", "--split", "validation",
-                  "--output", tmp_path / "eval" / "validation.json")
+    again = avemo(
+        "evaluate",
+        "--model",
+        best,
+        "--data-dir",
+        synthetic_corpus,
+        "--corpus",
+        "ravdess",
+        "--split",
+        "validation",
+        "--output",
+        tmp_path / "eval" / "validation.json",
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "eval" / "validation.json").read_text())["uar"] == pytest.approx(best_uar, abs=1e-6)
 
@@ -460,14 +605,51 @@ def test_fits_the_real_crema_d_speech(shared_data, tmp_path):
     folder.mkdir()
     for source in (shared_data / "audio" / "crema-d").glob("*.mp3"):
         (folder / source.name).symlink_to(source)
-    config = dict(TINY, modalities="audio", audio_channels=[16, 32, 32, 32, 32], transformer_attention_size=16,
-                  attention_dropout=0.1, classifier_dropout=0.1)
+    config = dict(
+        TINY,
+        modalities="audio",
+        audio_channels=[16, 32, 32, 32, 32],
+        transformer_attention_size=16,
+        attention_dropout=0.1,
+        classifier_dropout=0.1,
+    )
     (tmp_path / "audio.json").write_text(json.dumps(config))
-    result = avemo("train", "--data-dir", folder, "--corpus", "crema-d", "--output-dir", tmp_path / "out", "--config", tmp_path / "audio.json",
-                   "--max-steps", 60, "--batch-size", 6, "--gradient-accumulation-steps", 1, "--learning-rate", 3e-3, "--backbone-lr-scale", 1, "--split", "none",
-                   "--no-augment")  # a fitting check: augmentation works against memorising (with it, 60 steps fell short)
+    result = avemo(
+        "train",
+        "--data-dir",
+        folder,
+        "--corpus",
+        "crema-d",
+        "--output-dir",
+        tmp_path / "out",
+        "--config",
+        tmp_path / "audio.json",
+        "--max-steps",
+        60,
+        "--batch-size",
+        6,
+        "--gradient-accumulation-steps",
+        1,
+        "--learning-rate",
+        3e-3,
+        "--backbone-lr-scale",
+        1,
+        "--split",
+        "none",
+        "--no-augment",
+    )  # a fitting check: augmentation works against memorising (with it, 60 steps fell short)
     assert result.returncode == 0, result.stderr[-3000:]
-    result = avemo("evaluate", "--model", tmp_path / "out" / "best", "--data-dir", folder, "--corpus", "crema-d", "--output", tmp_path / "m.json")
+    result = avemo(
+        "evaluate",
+        "--model",
+        tmp_path / "out" / "best",
+        "--data-dir",
+        folder,
+        "--corpus",
+        "crema-d",
+        "--output",
+        tmp_path / "m.json",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["num_clips"] == 6 and report["labels"] == ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad"]
@@ -488,10 +670,41 @@ def test_two_processes_under_accelerate_launch(synthetic_corpus, tiny_config_fil
         (data / f"Actor_{actor}").symlink_to(synthetic_corpus / f"Actor_{actor}")
     output = tmp_path / "out"
     launcher = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-        "-m", "avemo.cli", "train", "--data-dir", str(data), "--corpus", "ravdess", "--output-dir", str(output),
-        "--config", str(tiny_config_file), "--max-steps", "4", "--batch-size", "2", "--gradient-accumulation-steps", "1", "--num-frames", "4", "--train-frames", "4",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        "avemo.cli",
+        "train",
+        "--data-dir",
+        str(data),
+        "--corpus",
+        "ravdess",
+        "--output-dir",
+        str(output),
+        "--config",
+        str(tiny_config_file),
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "2",
+        "--gradient-accumulation-steps",
+        "1",
+        "--num-frames",
+        "4",
+        "--train-frames",
+        "4",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(launcher, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)

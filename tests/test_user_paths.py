@@ -14,9 +14,14 @@ from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel,
 from test_backbone_import import random_state_dict, reference_keys
 
 TINY = {
-    "face_stage_depths": [1, 1, 1, 1], "face_stage_widths": [4, 4, 8, 8], "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8], "transformer_attention_size": 8, "audio_attention_hidden_size": 8,
-    "fbp_k": 2, "fbp_o": 6,
+    "face_stage_depths": [1, 1, 1, 1],
+    "face_stage_widths": [4, 4, 8, 8],
+    "face_embedding_size": 16,
+    "audio_channels": [4, 8, 8, 8, 8],
+    "transformer_attention_size": 8,
+    "audio_attention_hidden_size": 8,
+    "fbp_k": 2,
+    "fbp_o": 6,
 }
 
 
@@ -58,8 +63,10 @@ def test_return_dict_false_gives_the_output_fields_as_a_tuple():
     torch.manual_seed(0)
     model = AVEmoForVideoClassification(AVEmoConfig(**TINY)).eval()
     inputs = {
-        "pixel_values": torch.randn(2, 3, 3, 112, 112), "frame_mask": torch.tensor([[1, 1, 0], [1, 0, 0]]),
-        "input_features": torch.randn(2, 3, 128, 80), "audio_mask": torch.ones(2, 80, dtype=torch.long),
+        "pixel_values": torch.randn(2, 3, 3, 112, 112),
+        "frame_mask": torch.tensor([[1, 1, 0], [1, 0, 0]]),
+        "input_features": torch.randn(2, 3, 128, 80),
+        "audio_mask": torch.ones(2, 80, dtype=torch.long),
     }
     with torch.no_grad():
         as_dict = model(**inputs, labels=torch.tensor([0, 3]))
@@ -67,9 +74,19 @@ def test_return_dict_false_gives_the_output_fields_as_a_tuple():
         base_dict = model.avemo(**inputs)
         base_tuple = model.avemo(**inputs, return_dict=False)
     assert isinstance(as_tuple, tuple) and len(as_tuple) == 4
-    for value, expected in zip(as_tuple, (as_dict.loss, as_dict.logits, as_dict.visual_attentions, as_dict.audio_attentions)):
+    for value, expected in zip(
+        as_tuple, (as_dict.loss, as_dict.logits, as_dict.visual_attentions, as_dict.audio_attentions)
+    ):
         assert torch.equal(value, expected)
-    fields = ("fused_embeds", "visual_embeds", "audio_embeds", "visual_attentions", "audio_attentions", "visual_present", "audio_present")
+    fields = (
+        "fused_embeds",
+        "visual_embeds",
+        "audio_embeds",
+        "visual_attentions",
+        "audio_attentions",
+        "visual_present",
+        "audio_present",
+    )
     assert isinstance(base_tuple, tuple) and len(base_tuple) == len(fields)
     for value, name in zip(base_tuple, fields):
         assert torch.equal(value, getattr(base_dict, name)), name
@@ -106,7 +123,9 @@ def test_alexnet_importer_reads_safetensors_and_nested_checkpoints(container, tm
 
 def test_ir50_importer_reads_safetensors_with_published_names(tmp_path):
     # A small IR50 (stages of 3, 4, 1, 1 units) whose keys are all face.evoLVe IR_50 keys; smaller shapes.
-    config = AVEmoConfig(modalities="visual", face_stage_depths=[3, 4, 1, 1], face_stage_widths=[4, 8, 16, 16], face_embedding_size=16)
+    config = AVEmoConfig(
+        modalities="visual", face_stage_depths=[3, 4, 1, 1], face_stage_widths=[4, 8, 16, 16], face_embedding_size=16
+    )
     model = AVEmoForVideoClassification(config)
     shapes = {key: list(value.shape) for key, value in model.avemo.face_encoder.state_dict().items()}
     assert set(shapes) <= set(reference_keys()["ir50_112"])

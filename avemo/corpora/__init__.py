@@ -29,8 +29,15 @@ if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
 __all__ = [
-    "CORPORA", "Corpus", "CorpusError", "corpus_labels", "corpus_names", "get_corpus", "load_corpus",
-    "register_corpus", "speaker_split",
+    "CORPORA",
+    "Corpus",
+    "CorpusError",
+    "corpus_labels",
+    "corpus_names",
+    "get_corpus",
+    "load_corpus",
+    "register_corpus",
+    "speaker_split",
 ]
 
 logger = logging.getLogger(__name__)

@@ -51,7 +51,9 @@ def resolve_model(model: str | PathLike | None) -> str:
     if model in PRETRAINED_MODELS:
         return str(pretrained_path(model))
     if path.exists():
-        raise ModelNotFoundError(f"{model}: a file, not a model folder (a model folder holds config.json and the weights)")
+        raise ModelNotFoundError(
+            f"{model}: a file, not a model folder (a model folder holds config.json and the weights)"
+        )
     looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
     if looks_local or not _HUB_ID.match(model):
         parent = path.parent if str(path.parent) else Path(".")
