@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument(
         "--output-dir",
         default=".",
-        help="where VIDEO.timeline.csv (or .json with --json) and VIDEO.timeline.png are written (default: the current folder)",
+        help="where VIDEO.timeline.csv (or .json with --json) and VIDEO.timeline.png are written "
+        "(default: the current folder)",
     )
     _common(predict)
     predict.set_defaults(run=run_predict)
@@ -121,9 +122,9 @@ def _add_space_parser(commands) -> None:
     space = commands.add_parser(
         "space",
         help="the Gradio Space in your browser (needs avemo[space]); --export DIR writes a Space repository",
-        description="Starts avemo's Space locally: upload a video or a picture, or record one with the webcam, and see the "
-        "label probabilities, per-frame scores, the faces read and the model's provenance. Offline with the shipped "
-        "model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
+        description="Starts avemo's Space locally: upload a video or a picture, or record one with the webcam, and see "
+        "the label probabilities, per-frame scores, the faces read and the model's provenance. Offline with the "
+        "shipped model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
     )
     # The same flags as the Space's own app.py (python app.py on Hugging Face Spaces).
     add_dataclass_options(
@@ -131,7 +132,8 @@ def _add_space_parser(commands) -> None:
         ModelChoice,
         changes={
             "model": {
-                "help": "model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)"
+                "help": "model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, "
+                "comma-separated for an ensemble, else the shipped fer2013-faces)"
             },
             "weights": {"help": "one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)"},
         },
@@ -162,8 +164,8 @@ def _add_space_parser(commands) -> None:
         "--export",
         metavar="DIR",
         default=None,
-        help="instead of serving, write a Space repository to DIR: app.py, README.md, requirements.txt, avemo's code, the "
-        "model (a local --model is exported into DIR/model) and the example media found",
+        help="instead of serving, write a Space repository to DIR: app.py, README.md, requirements.txt, avemo's code, "
+        "the model (a local --model is exported into DIR/model) and the example media found",
     )
     space.add_argument("--overwrite", action="store_true", help="with --export: replace an earlier export in DIR")
     _common(space)
@@ -290,7 +292,8 @@ def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-augment",
         action="store_true",
-        help="switch all augmentation off (options given with it switch single ones back on) (default: off, augmentation is on)",
+        help="switch all augmentation off (options given with it switch single ones back on) "
+        "(default: off, augmentation is on)",
     )
     for name, text in option_help().items():
         default = getattr(defaults, name)
@@ -335,7 +338,8 @@ def _add_evaluate_parser(commands) -> None:
         changes={
             "model": {
                 "required": True,
-                "help": "model folder, shipped model name or hub id; give it several times for an ensemble (mean probabilities)",
+                "help": "model folder, shipped model name or hub id; give it several times for an ensemble "
+                "(mean probabilities)",
             },
         },
     )
@@ -440,7 +444,8 @@ def run_space(args) -> int:
 
         if args.model and len(args.model) > 1:
             raise ValueError(
-                "--export writes a Space with one model; set AVEMO_MODEL to several (comma-separated) in the exported Space for an ensemble"
+                "--export writes a Space with one model; set AVEMO_MODEL to several (comma-separated) in the exported "
+                "Space for an ensemble"
             )
         files = export_space(
             args.export,
@@ -451,7 +456,8 @@ def run_space(args) -> int:
             log=lambda message: print(f"avemo space: {message}", file=sys.stderr),
         )
         print(
-            f"wrote the Space {args.export} ({len(files)} files); run it with `python app.py` there, or upload it as a Gradio Space",
+            f"wrote the Space {args.export} ({len(files)} files); run it with `python app.py` there, "
+            "or upload it as a Gradio Space",
             file=sys.stderr,
         )
         return 0
@@ -508,12 +514,14 @@ def run_push(args) -> int:
     readme = Path(args.folder, "README.md").read_text(encoding="utf-8")
     if args.repo_id not in readme:
         print(
-            f"avemo push: note: the card's examples do not name {args.repo_id}; export with --repo-id {args.repo_id} to fix that",
+            f"avemo push: note: the card's examples do not name {args.repo_id}; "
+            f"export with --repo-id {args.repo_id} to fix that",
             file=sys.stderr,
         )
     if args.dry_run:
         print(
-            f"dry run: would upload {len(plan['files'])} files ({_megabytes(total)}) to https://huggingface.co/{args.repo_id}; nothing was sent",
+            f"dry run: would upload {len(plan['files'])} files ({_megabytes(total)}) "
+            f"to https://huggingface.co/{args.repo_id}; nothing was sent",
             file=sys.stderr,
         )
     else:
@@ -601,9 +609,10 @@ def run_predict(args) -> int:
         else:
             ranked = sorted(result.scores.items(), key=lambda item: -item[1])
             scores = "  ".join(f"{label} {probability:.3f}" for label, probability in ranked)
+            audio = "used" if result.audio_used else "not used"
             lines = [
                 f"{result.file}: {result.label}  ({scores})",
-                f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {'used' if result.audio_used else 'not used'}",
+                f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {audio}",
             ]
             lines += [f"  warning: {warning}" for warning in result.warnings]
             progress.write("\n".join(lines), file=sys.stdout)

@@ -65,7 +65,8 @@ def classification_metrics(predictions, references, num_labels: int) -> dict:
         raise ValueError("classification_metrics needs at least one prediction and one reference; got empty inputs")
     if predictions.shape != references.shape:
         raise ValueError(
-            f"classification_metrics needs as many predictions as references; got {predictions.size} and {references.size}"
+            "classification_metrics needs as many predictions as references; "
+            f"got {predictions.size} and {references.size}"
         )
     # The confusion matrix checks the class ids' range: compute it first so that a bad id fails before the rest.
     matrix = load_metric("confusion_matrix").compute(

@@ -170,7 +170,8 @@ def _fer2013_rows(csv_path: Path) -> list[tuple[int, str, np.ndarray]]:
             values = np.array(row["pixels"].split(), dtype=np.int64) if row["pixels"].strip() else np.zeros(0)
             if values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
                 raise ImageCorpusError(
-                    f"{csv_path}: row {number}: `pixels` must hold 2304 values in 0-255 (a 48x48 image); got {values.size}"
+                    f"{csv_path}: row {number}: `pixels` must hold 2304 values in 0-255 (a 48x48 image); "
+                    f"got {values.size}"
                 )
             rows.append((int(row["emotion"]), row["Usage"], values.astype(np.uint8).reshape(48, 48)))
     return rows

@@ -427,7 +427,8 @@ def plain_training_log():
             if "loss" in logs:
                 epoch = f"epoch {state.epoch:.2f}, " if state.epoch is not None else ""
                 print(
-                    f"step {state.global_step}/{state.max_steps}: {epoch}loss {logs['loss']:.4f}, learning rate {logs.get('learning_rate', 0):.2e}",
+                    f"step {state.global_step}/{state.max_steps}: {epoch}loss {logs['loss']:.4f}, "
+                    f"learning rate {logs.get('learning_rate', 0):.2e}",
                     flush=True,
                 )
             elif "train_loss" in logs:

@@ -102,7 +102,8 @@ class TrainFacesOptions(TrainOptions):
         },
         "output_dir": {"help": "checkpoints, face cache and OUT/best"},
         "init_from": {
-            "help": "model folder or shipped model whose face CNN to start from (e.g. fer2013-faces, or avemo init --ir50 ...)"
+            "help": "model folder or shipped model whose face CNN to start from "
+            "(e.g. fer2013-faces, or avemo init --ir50 ...)"
         },
         "config": {"help": "JSON of AVEmoConfig fields: the face CNN (face_backbone, face_size, face_recipe, ...)"},
         "ir50": {"help": "face.evoLVe IR_50 checkpoint (MS-Celeb-1M), the paper's start"},

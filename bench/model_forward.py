@@ -114,8 +114,8 @@ def main():
                     )
             results[(dtype, layout, batch_size)] = batch_size / total
             print(
-                f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {layout_name} | {total:.3f} | {batch_size / total:.2f} | "
-                f"{face / total:.0%} | {audio / total:.0%} |"
+                f"| {batch_size} | {str(dtype).removeprefix('torch.')} | {layout_name} | {total:.3f} | "
+                f"{batch_size / total:.2f} | {face / total:.0%} | {audio / total:.0%} |"
             )
     print()
     base = args.batch_sizes[0]

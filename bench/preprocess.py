@@ -127,7 +127,8 @@ def main():
         }
 
         print(
-            f"CPU threads: {torch.get_num_threads()}; torch {torch.__version__}; frames sampled: {predictor.processor.num_frames}"
+            f"CPU threads: {torch.get_num_threads()}; torch {torch.__version__}; "
+            f"frames sampled: {predictor.processor.num_frames}"
         )
         for name, path in clips.items():
             predictor.predict_file(path)  # warm-up

@@ -71,12 +71,14 @@ else:
     from avemo.processing import read_frames
     from avemo.processing.processing_avemo import ProcessedClip
     from avemo.timeline import window_starts
-    frames, times, info = read_frames(video, int(duration * TimelineBuilder(predictor).faces_per_second))  # all held at once
+    # All frames held at once.
+    frames, times, info = read_frames(video, int(duration * TimelineBuilder(predictor).faces_per_second))
     audio = predictor.processor.process_video(video).audio if predictor.processor.uses_audio else None
     rows = []
     for begin in window_starts(duration, 2.0, 1.0):
         picked = [frame for frame, t in zip(frames, times) if begin <= t < begin + 2.0]
-        clip = predictor.processor.process_frames(picked, None if audio is None else audio[int(begin * 16000):int((begin + 2) * 16000)], 16000)
+        window = None if audio is None else audio[int(begin * 16000):int((begin + 2) * 16000)]
+        clip = predictor.processor.process_frames(picked, window, 16000)
         rows.append(predictor.predict_clip(clip))
 import resource
 print(json.dumps({"seconds": time.perf_counter() - start, "windows": len(rows),
@@ -118,7 +120,8 @@ def main():
         long_video = make_video(scratch / "long.mp4", args.minutes)
         short_video = make_video(scratch / "short.mp4", args.naive_minutes)
         print(
-            f"generated {args.minutes:g} min and {args.naive_minutes:g} min videos in {time.perf_counter() - start:.0f} s\n"
+            f"generated {args.minutes:g} min and {args.naive_minutes:g} min videos "
+            f"in {time.perf_counter() - start:.0f} s\n"
         )
         pexels = SHARED / "video" / "WolfgangLanger_Pexels.mp4"
         print("| model | video | method | seconds | real-time factor | peak RSS MB |")
@@ -134,7 +137,8 @@ def main():
                     results[mode] = run(mode, model, video, duration)
                     r = results[mode]
                     print(
-                        f"| {name} | {label} | {mode} | {r['seconds']:.1f} | {duration / r['seconds']:.1f}x | {r['peak_rss_mb']:.0f} |"
+                        f"| {name} | {label} | {mode} | {r['seconds']:.1f} | {duration / r['seconds']:.1f}x | "
+                        f"{r['peak_rss_mb']:.0f} |"
                     )
                 if "naive" in results:
                     speed = results["naive"]["seconds"] / results["timeline"]["seconds"]

@@ -1,9 +1,9 @@
 """Training-step benchmark of the default AVEmo classifier through the real collator.
 
 Rows like the feature cache holds (16 aligned 112x112 faces, 3 s of 16 kHz audio per clip) go through
-`AVEmoCollator` in a DataLoader (random 8-frame subsets and the default augmentation, log-mel computed per batch), then forward, backward and
-an AdamW step. Prints training clips/s, the share of step time spent waiting for data, and, on a CUDA device,
-bf16 autocast against fp32 measured in the same run.
+`AVEmoCollator` in a DataLoader (random 8-frame subsets and the default augmentation, log-mel computed per
+batch), then forward, backward and an AdamW step. Prints training clips/s, the share of step time spent waiting
+for data, and, on a CUDA device, bf16 autocast against fp32 measured in the same run.
 
     python bench/train_step.py [--steps 5] [--batch-size 4] [--device cpu|cuda] [--workers 0] [--preset NAME]
 

@@ -279,7 +279,8 @@ def _license(config, corpora: set[str], references: list[Reference]) -> tuple[st
     if "ravdess" in corpora:
         return (
             "cc-by-nc-sa-4.0",
-            "the model was trained on RAVDESS, whose licence (CC BY-NC-SA 4.0) allows no commercial use and asks that derived works be shared alike",
+            "the model was trained on RAVDESS, whose licence (CC BY-NC-SA 4.0) allows no commercial use and asks that "
+            "derived works be shared alike",
         )
     if "afew" in corpora:
         return "other", "the model was trained on AFEW, whose licence agreement allows academic research only"
@@ -297,7 +298,8 @@ def _license(config, corpora: set[str], references: list[Reference]) -> tuple[st
     if not licences:
         return (
             "apache-2.0",
-            "avemo's own licence: no third-party weights with other terms are recorded; the training data come with their own terms (below)",
+            "avemo's own licence: no third-party weights with other terms are recorded; the training data come with "
+            "their own terms (below)",
         )
     return "other", "the starting weights come with several licences (below)"
 

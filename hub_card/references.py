@@ -30,7 +30,8 @@ PAPER = Reference(
     license="paper; avemo's code is Apache-2.0",
     bibtex="""@inproceedings{zhou2019exploring,
   title         = {Exploring Emotion Features and Fusion Strategies for Audio-Video Emotion Recognition},
-  author        = {Zhou, Hengshun and Meng, Debin and Zhang, Yuanyuan and Peng, Xiaojiang and Du, Jun and Wang, Kai and Qiao, Yu},
+  author        = {Zhou, Hengshun and Meng, Debin and Zhang, Yuanyuan and Peng, Xiaojiang and Du, Jun and Wang, Kai
+                   and Qiao, Yu},
   booktitle     = {Proceedings of the 2019 International Conference on Multimodal Interaction (ICMI)},
   year          = {2019},
   eprint        = {2012.13912},
@@ -46,11 +47,13 @@ REFERENCES = (
         kind="dataset",
         citation='I. J. Goodfellow et al., "Challenges in Representation Learning: A Report on Three Machine Learning '
         'Contests", ICONIP 2013, arXiv:1307.0414 (the FER2013 facial-expression data set)',
-        license="released for the ICML 2013 representation-learning challenge (Kaggle) for research; no explicit licence",
+        license="released for the ICML 2013 representation-learning challenge (Kaggle) for research; "
+        "no explicit licence",
         patterns=(r"fer2013", r"fer==", r"emotion_model\.hdf5"),
         bibtex="""@inproceedings{goodfellow2013challenges,
   title     = {Challenges in Representation Learning: A Report on Three Machine Learning Contests},
-  author    = {Goodfellow, Ian J. and Erhan, Dumitru and Carrier, Pierre Luc and Courville, Aaron and Mirza, Mehdi and others},
+  author    = {Goodfellow, Ian J. and Erhan, Dumitru and Carrier, Pierre Luc and Courville, Aaron and Mirza, Mehdi
+               and others},
   booktitle = {Neural Information Processing (ICONIP)},
   year      = {2013},
   eprint    = {1307.0414},
@@ -81,7 +84,8 @@ REFERENCES = (
         license="CC BY-NC-SA 4.0 (non-commercial use only)",
         patterns=(r"ravdess",),
         bibtex="""@article{livingstone2018ravdess,
-  title   = {The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS): A dynamic, multimodal set of facial and vocal expressions in North American English},
+  title   = {The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS): A dynamic, multimodal set of
+             facial and vocal expressions in North American English},
   author  = {Livingstone, Steven R. and Russo, Frank A.},
   journal = {PLoS ONE},
   volume  = {13},
@@ -101,7 +105,8 @@ REFERENCES = (
         patterns=(r"crema",),
         bibtex="""@article{cao2014cremad,
   title   = {{CREMA-D}: Crowd-sourced Emotional Multimodal Actors Dataset},
-  author  = {Cao, Houwei and Cooper, David G. and Keutmann, Michael K. and Gur, Ruben C. and Nenkova, Ani and Verma, Ragini},
+  author  = {Cao, Houwei and Cooper, David G. and Keutmann, Michael K. and Gur, Ruben C. and Nenkova, Ani and
+             Verma, Ragini},
   journal = {IEEE Transactions on Affective Computing},
   year    = {2014}
 }""",
@@ -130,7 +135,8 @@ REFERENCES = (
         citation="face.evoLVe's IR_50 trained on MS-Celeb-1M (Y. Guo et al., \"MS-Celeb-1M: A Dataset and Benchmark "
         'for Large-Scale Face Recognition", ECCV 2016; withdrawn by Microsoft in 2019) with the ArcFace loss '
         "(J. Deng et al., CVPR 2019)",
-        license="face.evoLVe code: MIT; MS-Celeb-1M was withdrawn by its publisher, its faces were collected without consent",
+        license="face.evoLVe code: MIT; MS-Celeb-1M was withdrawn by its publisher, its faces were collected "
+        "without consent",
         patterns=(r"ms-?celeb", r"ms1m", r"ir_?50"),
     ),
     Reference(

@@ -143,7 +143,10 @@ def load_vggface_weights(model: nn.Module, checkpoint: str | PathLike | Mapping)
     into the face CNN of `model`."""
     encoder = _face_encoder(model, "vggface")
     state = {key: value for key, value in read_state_dict(checkpoint, "VGG-Face").items() if not key.startswith("fc8.")}
-    hint = "VGG-Face is a 224x224 model with stage widths 64, 128, 256, 512 and a 4096-wide fc6/fc7 (face_embedding_size=4096)"
+    hint = (
+        "VGG-Face is a 224x224 model with stage widths 64, 128, 256, 512 and a 4096-wide fc6/fc7 "
+        "(face_embedding_size=4096)"
+    )
     load_state_dict_exactly(encoder, state, "VGG-Face", hint)
     return model
 

@@ -249,12 +249,14 @@ class AVEmoConfig(PreTrainedConfig):
             )
         if self.audio_features not in AUDIO_FEATURES:
             raise ValueError(
-                f"AVEmoConfig.audio_features={self.audio_features!r} is not valid; allowed values: {', '.join(map(repr, AUDIO_FEATURES))}"
+                f"AVEmoConfig.audio_features={self.audio_features!r} is not valid; "
+                f"allowed values: {', '.join(map(repr, AUDIO_FEATURES))}"
             )
         if self.audio_features == "spectrogram" and self.num_mel_bins != SPECTROGRAM_BINS:
             raise ValueError(
                 f"AVEmoConfig.num_mel_bins={self.num_mel_bins} is not valid with audio_features='spectrogram'; allowed "
-                f"values: {SPECTROGRAM_BINS} (the frequency bins of the 1024-point FFT the spectrogram is computed with)"
+                f"values: {SPECTROGRAM_BINS} (the frequency bins of the 1024-point FFT the spectrogram is computed "
+                "with)"
             )
         if self.num_mel_bins < ALEXNET_MIN_FRAMES:
             raise ValueError(

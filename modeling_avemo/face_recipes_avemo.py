@@ -137,7 +137,8 @@ class FaceRecipe:
             if self.mean == (0.0,) * self.channels and self.std == (1.0,) * self.channels
             else (f"mean {', '.join(f'{v:g}' for v in self.mean)}, std {', '.join(f'{v:g}' for v in self.std)}")
         )
-        return f"{self.name}: {self.size}x{self.size} {self.color.upper() if self.color == 'rgb' else 'grayscale'}, {how}, normalised {scale}"
+        color = self.color.upper() if self.color == "rgb" else "grayscale"
+        return f"{self.name}: {self.size}x{self.size} {color}, {how}, normalised {scale}"
 
 
 FACE_RECIPES = {

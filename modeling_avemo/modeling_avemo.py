@@ -193,12 +193,14 @@ class AVEmoModel(AVEmoPreTrainedModel):
                 raise ValueError("pass either pixel_values or frame_embeds, not both")
             if frame_embeds.dim() != 3 or frame_embeds.shape[-1] != config.face_embedding_size:
                 raise ValueError(
-                    f"frame_embeds must have shape (batch, frames, {config.face_embedding_size}); got {tuple(frame_embeds.shape)}"
+                    f"frame_embeds must have shape (batch, frames, {config.face_embedding_size}); "
+                    f"got {tuple(frame_embeds.shape)}"
                 )
             batch_sizes["frame_embeds"] = frame_embeds.shape[0]
             if frame_mask is not None and frame_mask.shape != frame_embeds.shape[:2]:
                 raise ValueError(
-                    f"frame_mask must have shape (batch, frames) = {tuple(frame_embeds.shape[:2])}; got {tuple(frame_mask.shape)}"
+                    f"frame_mask must have shape (batch, frames) = {tuple(frame_embeds.shape[:2])}; "
+                    f"got {tuple(frame_mask.shape)}"
                 )
         elif pixel_values is not None:
             size, channels = config.face_size, config.face_channels
@@ -211,7 +213,8 @@ class AVEmoModel(AVEmoPreTrainedModel):
             batch_sizes["pixel_values"] = pixel_values.shape[0]
             if frame_mask is not None and frame_mask.shape != pixel_values.shape[:2]:
                 raise ValueError(
-                    f"frame_mask must have shape (batch, frames) = {tuple(pixel_values.shape[:2])}; got {tuple(frame_mask.shape)}"
+                    f"frame_mask must have shape (batch, frames) = {tuple(pixel_values.shape[:2])}; "
+                    f"got {tuple(frame_mask.shape)}"
                 )
         elif frame_mask is not None:
             raise ValueError("frame_mask was given without pixel_values")
@@ -224,8 +227,8 @@ class AVEmoModel(AVEmoPreTrainedModel):
             batch_sizes["input_features"] = input_features.shape[0]
             if audio_mask is not None and audio_mask.shape != (input_features.shape[0], input_features.shape[-1]):
                 raise ValueError(
-                    f"audio_mask must have shape (batch, time) = {(input_features.shape[0], input_features.shape[-1])}; "
-                    f"got {tuple(audio_mask.shape)}"
+                    "audio_mask must have shape (batch, time) = "
+                    f"{(input_features.shape[0], input_features.shape[-1])}; got {tuple(audio_mask.shape)}"
                 )
         elif audio_mask is not None:
             raise ValueError("audio_mask was given without input_features")

@@ -59,7 +59,8 @@ class AVEmoVideoClassificationPipeline(Pipeline):
         weights = [1.0] * (1 + len(others)) if weights is None else [float(weight) for weight in weights]
         if len(weights) != 1 + len(others) or any(weight < 0 for weight in weights) or sum(weights) <= 0:
             raise ValueError(
-                f"give one non-negative weight per model ({1 + len(others)}, this pipeline's first), not all zero; got {weights}"
+                f"give one non-negative weight per model ({1 + len(others)}, this pipeline's first), not all zero; "
+                f"got {weights}"
             )
         first = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
@@ -67,7 +68,8 @@ class AVEmoVideoClassificationPipeline(Pipeline):
             labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
             if sorted(labels) != sorted(first):
                 raise ValueError(
-                    f"{name} predicts {labels} but this pipeline's model predicts {first}: an ensemble averages one label set"
+                    f"{name} predicts {labels} but this pipeline's model predicts {first}: "
+                    "an ensemble averages one label set"
                 )
             return labels
 

@@ -184,7 +184,8 @@ class AVEmoProcessor(ProcessorMixin):
             seconds = len(clip.audio) / extractor.sampling_rate
             if seconds < shortest:
                 clip.warnings.append(
-                    f"the audio is {seconds:.2f} s long, shorter than the {shortest:.2f} s the audio CNN needs: zero-padded"
+                    f"the audio is {seconds:.2f} s long, shorter than the {shortest:.2f} s the audio CNN needs: "
+                    "zero-padded"
                 )
         if self.uses_visual:
             if clip.frames_sampled and not clip.faces:
@@ -193,7 +194,8 @@ class AVEmoProcessor(ProcessorMixin):
                 )
             elif clip.frames_used < clip.frames_sampled:
                 clip.warnings.append(
-                    f"no face in {clip.frames_sampled - clip.frames_used} of {clip.frames_sampled} sampled frames (dropped)"
+                    f"no face in {clip.frames_sampled - clip.frames_used} of {clip.frames_sampled} sampled frames "
+                    "(dropped)"
                 )
         has_visual = bool(clip.faces) if self.uses_visual else False
         has_audio = clip.has_audio if self.uses_audio else False

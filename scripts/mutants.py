@@ -78,8 +78,10 @@ MUTANTS = [
         "self-attention-softmax",
         "FAN self-attention with softmax weights instead of normalised sigmoid weights",
         "modeling_avemo/attention_avemo.py",
-        "        alphas = self.alpha(self.dropout(features)).squeeze(-1)\n        weights = normalize_weights(alphas, mask)\n",
-        "        scores = self.alpha[0](self.dropout(features)).squeeze(-1)\n        weights = masked_softmax(scores, mask)\n",
+        "        alphas = self.alpha(self.dropout(features)).squeeze(-1)\n"
+        "        weights = normalize_weights(alphas, mask)\n",
+        "        scores = self.alpha[0](self.dropout(features)).squeeze(-1)\n"
+        "        weights = masked_softmax(scores, mask)\n",
         [f"{FORMULAS}::test_fan_self_attention_is_normalised_sigmoid"],
         ["tests/test_modeling_avemo.py"],
     ),
@@ -451,7 +453,8 @@ def main() -> int:
             print(f"baseline (no mutant): {'pass' if code == 0 else 'FAIL'} in {elapsed:.0f} s")
             if code != 0:
                 print(
-                    f"mutants: the tests fail without any mutant ({', '.join(failed) or 'see ' + str(logs / 'baseline.log')})",
+                    "mutants: the tests fail without any mutant "
+                    f"({', '.join(failed) or 'see ' + str(logs / 'baseline.log')})",
                     file=sys.stderr,
                 )
                 return 2
@@ -470,7 +473,8 @@ def main() -> int:
         survived = [m.name for m, status, _ in results if status == "SURVIVED"]
         errors = [m.name for m, status, _ in results if status.startswith("error")]
         print(
-            f"\n{len(results)} mutants: {len(results) - len(survived) - len(errors)} killed, {len(survived)} survived, {len(errors)} errors"
+            f"\n{len(results)} mutants: {len(results) - len(survived) - len(errors)} killed, "
+            f"{len(survived)} survived, {len(errors)} errors"
         )
         if survived:
             print("survivors: " + ", ".join(survived))

@@ -185,8 +185,8 @@ class EmotionSpace:
         seconds = media_duration(path)
         if seconds is not None and seconds > self.settings.max_seconds:
             raise InputRejected(
-                f"{path.name}: the clip lasts {seconds:.1f} s, longer than this Space accepts ({self.settings.max_seconds:g} s); "
-                "trim it or run avemo predict locally"
+                f"{path.name}: the clip lasts {seconds:.1f} s, longer than this Space accepts "
+                f"({self.settings.max_seconds:g} s); trim it or run avemo predict locally"
             )
 
     def analyse(self, path) -> Analysis:
@@ -452,7 +452,8 @@ def build_demo(space: EmotionSpace):
         except Exception as error:  # noqa: BLE001 - the page gets one line, the server log the traceback
             logger.exception("analysing %s failed", path)
             raise gr.Error(
-                f"{html.escape(path.name)}: analysis failed ({type(error).__name__}: {readable_error(error, path)}); the server log has the details",
+                f"{html.escape(path.name)}: analysis failed ({type(error).__name__}: {readable_error(error, path)}); "
+                "the server log has the details",
                 title="Something went wrong",
                 print_exception=False,
             ) from None
@@ -577,7 +578,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-m",
         default=None,
         action="append",
-        help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, comma-separated for an ensemble, else the shipped fer2013-faces)",
+        help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, "
+        "comma-separated for an ensemble, else the shipped fer2013-faces)",
     )
     parser.add_argument(
         "--weights",

@@ -76,7 +76,8 @@ def heavy_modules_after(code: str) -> list[str]:
     """Which of datasets, torch, transformers and modeling_avemo a fresh interpreter has imported after `code`."""
     probe = (
         code
-        + "\nimport sys\nprint(sorted(m for m in ('datasets', 'torch', 'transformers', 'modeling_avemo') if m in sys.modules))\n"
+        + "\nimport sys\n"
+        + "print(sorted(m for m in ('datasets', 'torch', 'transformers', 'modeling_avemo') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -149,7 +149,12 @@ def test_pipeline_ensemble_without_avemo(folders, shared_data, tmp_path):
 import json
 from transformers import pipeline
 one = pipeline("video-classification", model={str(folders / "tiny")!r}, trust_remote_code=True)
-two = pipeline("video-classification", model={str(folders / "tiny")!r}, trust_remote_code=True, ensemble=[{str(folders / "tiny")!r}])
+two = pipeline(
+    "video-classification",
+    model={str(folders / "tiny")!r},
+    trust_remote_code=True,
+    ensemble=[{str(folders / "tiny")!r}],
+)
 print("RESULT" + json.dumps([one({clip!r}), two({clip!r})]))
 """
     result = run_without_project(code, cwd=tmp_path)

@@ -371,7 +371,8 @@ def test_space_export_is_a_self_contained_space(trained_folder, tmp_path, shared
     assert card.title and card.emoji and card.license == "apache-2.0" and card.models == []
     pyproject = (REPO_ROOT / "pyproject.toml").read_text()
     assert f'space = ["gradio=={card.sdk_version}"]' in pyproject
-    # requirements.txt: every avemo dependency, each satisfied by what the tests run with; Gradio comes from sdk_version.
+    # requirements.txt: every avemo dependency, each satisfied by what the tests run with; Gradio comes from
+    # sdk_version.
     requirements = {
         Requirement(line).name.lower().replace("_", "-"): Requirement(line)
         for line in (space / "requirements.txt").read_text().splitlines()

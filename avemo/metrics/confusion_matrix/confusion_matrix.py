@@ -65,7 +65,8 @@ class ConfusionMatrix(evaluate.Metric):
             outside = values[(values < 0) | (values >= num_labels)]
             if outside.size:
                 raise ValueError(
-                    f"confusion_matrix: {name} hold class ids outside [0, {num_labels}): {sorted(set(outside.tolist()))}"
+                    f"confusion_matrix: {name} hold class ids outside [0, {num_labels}): "
+                    f"{sorted(set(outside.tolist()))}"
                 )
         counts = np.zeros((num_labels, num_labels), dtype=np.int64)
         np.add.at(counts, (references, predictions), 1)
