@@ -260,37 +260,56 @@ def fit(
     """Train on splits["train"] (keeping the best validation UAR), evaluate on splits["test"], write OUT/best with
     its provenance (the run, and the test result when `test_source` says what held-out data it is) and
     OUT/best/training_info.json. Returns the test metrics on the main process ({} elsewhere)."""
-    import numpy as np
-
-    from .collator import AVEmoCollator
-    from .trainer import AVEmoTrainer, class_weights_from_counts
-
-    output_dir = Path(options.output_dir)
     for name, split in splits.items():
         if len(split) == 0:
             raise ValueError(f"the {name} split is empty: {options.data_dir} holds too few usable examples")
     if args.process_index == 0:
         print(split_table(splits, labels), flush=True)
+    _schedule_evaluation_and_logging(options, args, len(splits["train"]))
+    trainer = _make_trainer(options, args, model, processor, splits, labels, frames)
+    # The provenance record of this run, in the config of every checkpoint and of OUT/best.
+    record = model.training_run(
+        **run,
+        split_sizes={name: len(split) for name, split in splits.items()},
+        labels=list(labels),
+        augmentation=options.augment.to_dict(),
+    )
+    checkpoints = list((Path(options.output_dir) / "checkpoints").glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
+    processes = f" in each of {args.world_size} processes" if args.world_size > 1 else ""
+    print(
+        f"process {args.process_index + 1} of {args.world_size}: trained {result.global_step} steps{processes}",
+        flush=True,
+    )
+    test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    record.update(
+        steps=result.global_step,
+        epochs=round(float(trainer.state.epoch or 0), 3),
+        best_validation_uar=trainer.state.best_metric,
+    )
+    _record_test(trainer.model.config, run, splits["test"], test_metrics, test_source)
+    return _export_best(options, args, trainer, processor, splits, labels, result, test_metrics, frames, info)
 
+
+def _schedule_evaluation_and_logging(options, args, train_size: int) -> None:
+    """Evaluate (and keep the best) once per epoch, or at least once in a short run; log the loss at least twice."""
+    per_step = max(1, options.batch_size * args.world_size * options.gradient_accumulation_steps)
     if options.max_steps > 0:
-        # Evaluate (and keep the best) once per epoch, or at least once at the end of a short run.
-        steps_per_epoch = max(
-            1, len(splits["train"]) // (options.batch_size * args.world_size * options.gradient_accumulation_steps)
-        )
-        every = max(1, min(options.max_steps, steps_per_epoch))
+        every = max(1, min(options.max_steps, max(1, train_size // per_step)))
         args.eval_strategy = args.save_strategy = "steps"
         args.eval_steps = args.save_steps = every
     # The loss is shown at least once an epoch (and the Trainer adds the first step and the end of training).
-    total_steps = (
-        options.max_steps
-        if options.max_steps > 0
-        else int(
-            options.epochs
-            * len(splits["train"])
-            / max(1, options.batch_size * args.world_size * options.gradient_accumulation_steps)
-        )
-    )
+    total_steps = options.max_steps if options.max_steps > 0 else int(options.epochs * train_size / per_step)
     args.logging_steps = max(1, min(options.logging_steps, total_steps // 2 or 1))
+
+
+def _make_trainer(options, args, model, processor, splits: dict, labels: list[str], frames: int | None):
+    """The Trainer with avemo's collators (augmenting only in training), metrics, loss and plain log lines."""
+    import numpy as np
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from .collator import AVEmoCollator
+    from .trainer import AVEmoTrainer, class_weights_from_counts
 
     class_weights = None
     if options.class_weights:
@@ -316,71 +335,62 @@ def fit(
     )
     # The plain lines replace the Trainer's printed dicts of logs (in a file) and its dicts under the bar (on a
     # terminal, where the bar itself stays).
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
     trainer.remove_callback(PrinterCallback)
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(_bar_without_logs())
-    # The provenance record of this run, in the config of every checkpoint and of OUT/best.
-    record = model.training_run(
-        **run,
-        split_sizes={name: len(split) for name, split in splits.items()},
-        labels=list(labels),
-        augmentation=options.augment.to_dict(),
-    )
-    checkpoints = list((output_dir / "checkpoints").glob("checkpoint-*"))
-    result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)
-    processes = f" in each of {args.world_size} processes" if args.world_size > 1 else ""
-    print(
-        f"process {args.process_index + 1} of {args.world_size}: trained {result.global_step} steps{processes}",
-        flush=True,
-    )
+    return trainer
 
-    test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
-    record.update(
-        steps=result.global_step,
-        epochs=round(float(trainer.state.epoch or 0), 3),
-        best_validation_uar=trainer.state.best_metric,
-    )
-    provenance = trainer.model.config.provenance
+
+def _record_test(config, run: dict, test_split, test_metrics: dict, test_source: str | None) -> None:
+    """The held-out result in the provenance (when the test split is held out), and a summary that stays true."""
+    import numpy as np
+
+    provenance = config.provenance
     if provenance.get("summary"):  # what the model was is no longer what it is
         provenance["summary"] = (
             f"fine-tuned by {run['tool']} on {run['corpus']}, starting from: {provenance['summary']}"
         )
-    if test_source is not None:
-        trainer.model.config.record_evaluation(
-            split="test",
-            corpus=run["corpus"],
-            clips=len(splits["test"]),
-            accuracy=round(test_metrics["test_accuracy"], 4),
-            uar=round(test_metrics["test_uar"], 4),
-            macro_f1=round(test_metrics["test_macro_f1"], 4),
-            # UAR averages the recall of the classes present: guessing scores 1 / their number.
-            chance_uar=round(1 / len(set(np.asarray(splits["test"]["label"]).tolist())), 4),
-            source=test_source,
-        )
+    if test_source is None:
+        return
+    config.record_evaluation(
+        split="test",
+        corpus=run["corpus"],
+        clips=len(test_split),
+        accuracy=round(test_metrics["test_accuracy"], 4),
+        uar=round(test_metrics["test_uar"], 4),
+        macro_f1=round(test_metrics["test_macro_f1"], 4),
+        # UAR averages the recall of the classes present: guessing scores 1 / their number.
+        chance_uar=round(1 / len(set(np.asarray(test_split["label"]).tolist())), 4),
+        source=test_source,
+    )
+
+
+def _export_best(options, args, trainer, processor, splits, labels, result, test_metrics, frames, info) -> dict:
+    """OUT/best as a model folder (no optimizer state, no pickle) with training_info.json; the last checkpoint
+    alone is kept for --resume. Returns the test metrics on the main process ({} elsewhere)."""
+    output_dir = Path(options.output_dir)
     best = output_dir / "best"
     if frames is not None:
         processor.num_frames = frames  # inference samples as evaluation did
     trainer.save_model(str(best))  # main process only
-    if trainer.is_world_process_zero():
-        processor.save_pretrained(best)
-        (best / "training_args.bin").unlink(missing_ok=True)  # a pickle, and training state: best/ is a model folder
-        _keep_last_checkpoint(output_dir / "checkpoints")
-        info = {
-            **info,
-            "labels": labels,
-            "split_sizes": {name: len(split) for name, split in splits.items()},
-            "world_size": args.world_size,
-            "global_step": result.global_step,
-            "best_checkpoint": trainer.state.best_model_checkpoint,
-            "best_validation_uar": trainer.state.best_metric,
-            "test": {key.removeprefix("test_"): value for key, value in test_metrics.items()},
-            "options": asdict(options),
-        }
-        (best / "training_info.json").write_text(json.dumps(info, indent=2))
-        return info["test"]
-    return {}
+    if not trainer.is_world_process_zero():
+        return {}
+    processor.save_pretrained(best)
+    (best / "training_args.bin").unlink(missing_ok=True)  # a pickle, and training state: best/ is a model folder
+    _keep_last_checkpoint(output_dir / "checkpoints")
+    info = {
+        **info,
+        "labels": labels,
+        "split_sizes": {name: len(split) for name, split in splits.items()},
+        "world_size": args.world_size,
+        "global_step": result.global_step,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_validation_uar": trainer.state.best_metric,
+        "test": {key.removeprefix("test_"): value for key, value in test_metrics.items()},
+        "options": asdict(options),
+    }
+    (best / "training_info.json").write_text(json.dumps(info, indent=2))
+    return info["test"]
 
 
 def split_table(splits: dict, labels: list[str]) -> str:
