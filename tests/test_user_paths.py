@@ -11,18 +11,8 @@ from avemo.model_folder import processor_for
 from avemo.processing import AVEmoFeatureExtractor
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel, load_alexnet_weights, load_ir50_weights
 
+from conftest import TINY
 from test_backbone_import import random_state_dict, reference_keys
-
-TINY = {
-    "face_stage_depths": [1, 1, 1, 1],
-    "face_stage_widths": [4, 4, 8, 8],
-    "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8],
-    "transformer_attention_size": 8,
-    "audio_attention_hidden_size": 8,
-    "fbp_k": 2,
-    "fbp_o": 6,
-}
 
 
 def _waveforms():
