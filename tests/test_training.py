@@ -22,19 +22,12 @@ from avemo.train import TrainOptions, train
 from avemo.trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
+from conftest import TINY as CONFTEST_TINY
 from conftest import run_avemo as avemo
 from synthetic import SIGNALS, make_ravdess_like_corpus
 
-TINY = {
-    "face_stage_depths": [1, 1, 1, 1],
-    "face_stage_widths": [4, 4, 8, 8],
-    "face_embedding_size": 16,
-    "audio_channels": [4, 8, 8, 8, 8],
-    "transformer_attention_size": 8,
-    "audio_attention_hidden_size": 8,
-    "fbp_k": 2,
-    "fbp_o": 16,
-}
+# The shared tiny config, with a wider FBP output for the learning tests.
+TINY = {**CONFTEST_TINY, "fbp_o": 16}
 
 
 @pytest.fixture(scope="module")
