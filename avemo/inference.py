@@ -88,6 +88,8 @@ class Predictor:
             )
         self.load_warnings += model_warnings(config)
         self.notes = model_notes(config)
+        if self.processor.uses_visual:
+            self.processor.aligner.load_models()
 
     @property
     def labels(self) -> list[str]:
