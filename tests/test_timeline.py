@@ -1,6 +1,7 @@
 """Timelines of long videos: windows, the audio each window gets, bounded memory, and the CLI's files."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -81,21 +82,84 @@ def test_each_window_gets_its_own_stretch_of_audio(tiny, talking_clip):
     assert all(row.frames_with_face == 4 for row in rows)
 
 
-def test_memory_does_not_grow_with_the_video(tiny, shared_data, tmp_path):
-    """A 40 s video: the builder never holds more than one window of faces and of audio."""
+@pytest.fixture(scope="module")
+def forty_seconds(shared_data, tmp_path_factory):
+    """A 40 s video of a face (slightly noisy frames of one actor, 5 fps) over a tone."""
     face = np.asarray(Image.open(shared_data / "faces" / "ravdess" / "Actor_01.png").convert("RGB"))
     rng = np.random.default_rng(0)
     frames = [np.clip(face + rng.normal(0, 3, face.shape), 0, 255).astype(np.uint8) for _ in range(8)]
     seconds, fps = 40, 5
     audio = (0.2 * np.sin(2 * np.pi * 440 * np.arange(seconds * 16000) / 16000)).astype(np.float32)
-    video = write_video(tmp_path / "long.mp4", [frames[i % 8] for i in range(seconds * fps)], fps, audio, 16000)
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    return write_video(path, [frames[i % 8] for i in range(seconds * fps)], fps, audio, 16000)
+
+
+def test_memory_does_not_grow_with_the_video(tiny, forty_seconds):
+    """A 40 s video: the builder never holds more than one window of faces and of audio."""
     builder = TimelineBuilder(tiny, window=2.0, hop=1.0, faces_per_second=2.0)
-    rows = list(builder.run(video))
+    rows = list(builder.run(forty_seconds))
     assert len(rows) == 40 and sum(row.frames_with_face for row in rows) >= 0.9 * sum(
         row.frames_sampled for row in rows
     )
-    assert builder.peak_held["faces"] <= 2.0 * 2.0 + 2  # one window of faces, plus the ones read ahead
+    # One window of faces, the batch being gathered and the batches in the face CNN (two workers, one waiting).
+    assert builder.peak_held["faces"] <= 2.0 * 2.0 + builder.embed_batch * 4
     assert builder.peak_held["audio_seconds"] <= 2.0 + 1.0 + 0.5  # a window, a hop and decoder chunks
+
+
+@pytest.fixture
+def slow_face_cnn(monkeypatch):
+    """The face CNN made the slow part (as IR50 is on a CPU): 0.1 s a face, so that batches queue up."""
+    import avemo.timeline as timeline
+
+    real = timeline._FaceEmbedder._embed
+
+    def slow(self, crops):
+        time.sleep(0.1 * len(crops))
+        return real(self, crops)
+
+    monkeypatch.setattr(timeline._FaceEmbedder, "_embed", slow)
+
+
+def test_a_slow_face_cnn_holds_back_the_reading(tiny, forty_seconds, slow_face_cnn):
+    """When the face CNN is slower than decoding, the reading waits for it: faces do not pile up."""
+    builder = TimelineBuilder(tiny, window=2.0, hop=1.0, faces_per_second=2.0, embed_batch=4)
+    rows = list(builder.run(forty_seconds))
+    assert len(rows) == 40 and all(row.frames_with_face == 4 for row in rows[:-1])
+    assert builder.peak_held["faces"] <= 2.0 * 2.0 + 4 * 4  # of the 80 faces of the video
+
+
+def test_windows_do_not_depend_on_how_faces_are_batched(tiny, talking_clip, slow_face_cnn):
+    """Faces go through the face CNN in batches, two at once, out of step with the windows: every window still gets
+    its own faces' vectors, whatever the batch size (one face at a time is the reference)."""
+    one_by_one = list(TimelineBuilder(tiny, window=2.0, hop=1.0, faces_per_second=2.0, embed_batch=1).run(talking_clip))
+    for batch in (3, 8):
+        rows = list(
+            TimelineBuilder(tiny, window=2.0, hop=1.0, faces_per_second=2.0, embed_batch=batch).run(talking_clip)
+        )
+        assert [row.start for row in rows] == [row.start for row in one_by_one]
+        for row, reference in zip(rows, one_by_one):
+            assert row.frames_with_face == reference.frames_with_face
+            for label, score in reference.scores.items():
+                assert row.scores[label] == pytest.approx(score, abs=1e-5)
+    assert len({tuple(row.scores.values()) for row in one_by_one}) > 1  # windows differ: a swap would show
+
+
+def test_torch_threads_are_put_back(tiny, talking_clip):
+    """A timeline runs its face batches on single-threaded workers; torch's thread count is restored after it,
+    also when the caller stops reading half way, and after two timelines that overlap."""
+    before = torch.get_num_threads()
+    rows = TimelineBuilder(tiny, window=2.0, hop=1.0, faces_per_second=2.0).run(talking_clip)
+    next(rows)
+    assert torch.get_num_threads() == 1  # the main thread classifies windows on one thread
+    rows.close()
+    assert torch.get_num_threads() == before
+    first = TimelineBuilder(tiny, window=2.0, hop=2.0, faces_per_second=2.0).run(talking_clip)
+    second = TimelineBuilder(tiny, window=2.0, hop=2.0, faces_per_second=2.0).run(talking_clip)
+    next(first), next(second)
+    list(first)
+    assert torch.get_num_threads() == 1  # the second still runs
+    list(second)
+    assert torch.get_num_threads() == before
 
 
 def test_frame_embeds_give_the_same_logits_as_pixels(tiny):
