@@ -15,6 +15,7 @@ Errors print one line naming the file and the problem and exit non-zero; `--debu
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -638,6 +639,7 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
         with tqdm(
             desc=f"timeline {Path(video).name}", unit="window", file=sys.stderr, disable=not sys.stderr.isatty()
         ) as progress:
+            started = time.perf_counter()
             try:
                 rows = list(builder.run(video, progress=progress))
             except MediaError as error:
@@ -653,6 +655,8 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
             output_dir / f"{stem}.timeline.png",
             title=f"{Path(video).name}: emotion scores per {args.window:g} s window",
         )
+        seconds = time.perf_counter() - started  # reading, faces and model (not the files written after)
+        length = max((row.end for row in rows), default=0.0)
         counts = Counter(row.label for row in rows if row.label)
         summary = {
             "file": video,
@@ -661,6 +665,8 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
             "hop": args.hop,
             "labels": {label: round(count / max(1, len(rows)), 4) for label, count in counts.most_common()},
             "windows_without_input": sum(1 for row in rows if not row.label),
+            "seconds": round(seconds, 2),
+            "real_time_factor": round(length / seconds, 2) if seconds > 0 else None,
             "timeline": str(data),
             "plot": str(plot),
             "warnings": predictor.load_warnings,
@@ -673,7 +679,10 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
                 ", ".join(f"{label} {value:.0%}" for label, value in summary["labels"].items())
                 or "no window had a face or audio"
             )
-            print(f"{video}: {len(rows)} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, {plot}")
+            print(
+                f"{video}: {len(rows)} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, {plot} "
+                f"({seconds:.1f} s, {summary['real_time_factor']}x real time)"
+            )
             for warning in predictor.load_warnings:
                 print(f"  warning: {warning}")
     return 1 if failures else 0

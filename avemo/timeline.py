@@ -6,11 +6,11 @@ a window of `window` seconds is classified from the face vectors and the log-mel
 not grow with the length of the video.
 
 Three things run at once: a reading thread decodes and finds the faces (dlib), workers run the face CNN on batches
-of `embed_batch` crops (a batch of 8 costs about 75 % of 8 single faces on a CPU; see `_FaceEmbedder`), and the
-caller's thread classifies each window once its faces are through. A batch goes when it is full, or sooner when a
-window waits for it and nothing new has been read; the reading pauses while more batches wait than there are
-workers. So the timeline lags a few seconds behind the reading and holds at most a few batches of faces more than
-a window.
+of `embed_batch` crops (see `_FaceEmbedder`; on one CPU thread a batch of 4 IR50 faces costs about 80 % of 4
+single ones, a batch of 8 about 75 % but with twice the activations in memory), and the caller's thread classifies
+each window once its faces are through. A batch goes when it is full, or sooner when a window waits for it and
+nothing new has been read; the reading pauses while more batches wait than there are workers. So the timeline
+lags a few seconds behind the reading and holds at most a few batches of faces more than a window.
 
 Each window's audio is resampled from the file's own rate with 0.05 s of context on both sides (then cut), so it
 gets the same samples as `avemo predict` on that stretch alone would, with the same resampler.
@@ -66,7 +66,7 @@ class TimelineBuilder:
         window: float = 2.0,
         hop: float = 1.0,
         faces_per_second: float = 1.0,
-        embed_batch: int = 8,
+        embed_batch: int = 4,
     ):
         if not (window > 0 and hop > 0 and faces_per_second > 0 and embed_batch >= 1):
             raise ValueError(

@@ -192,6 +192,10 @@ def test_cli_writes_the_timeline_and_its_plot(shared_data, tmp_path):
     [summary] = [json.loads(line) for line in result.stdout.splitlines()]
     rows = json.loads((tmp_path / "out" / "single_face.timeline.json").read_text())
     assert summary["windows"] == len(rows) >= 4 and [row["start"] for row in rows[:3]] == [0.0, 0.5, 1.0]
+    # How fast it ran: the video's length (the last window's end) over the seconds it took.
+    assert summary["seconds"] > 0 and summary["real_time_factor"] == pytest.approx(
+        rows[-1]["end"] / summary["seconds"], rel=0.02
+    )
     assert {"start", "end", "label", "scores", "frames_with_face"} <= set(rows[0])
     assert (tmp_path / "out" / "single_face.timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "\x1b[" not in result.stderr  # no cursor codes in a log
