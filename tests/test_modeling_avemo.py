@@ -345,16 +345,16 @@ def test_remote_code_load_without_project(variant, remote_code_results):
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_trainer_two_steps(variant, tmp_path):
-    from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
     model = _model(variant)
-    rows = []
+    # A list of example dicts is a torch map-style dataset (datasets' Arrow round trip of the pixels cost more than
+    # the two steps; tests/test_hf_paths.py trains from a datasets.Dataset).
+    dataset = []
     for seed in range(2):
         inputs = TESTER.prepare_inputs(model.config, seed=seed)
         for index in range(TESTER.batch_size):
-            rows.append({key: value[index].tolist() for key, value in inputs.items()})
-    dataset = Dataset.from_list(rows).with_format("torch")
+            dataset.append({key: value[index] for key, value in inputs.items()})
     before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     args = TrainingArguments(
         output_dir=str(tmp_path),

@@ -203,5 +203,6 @@ def test_cli_writes_the_timeline_and_its_plot(shared_data, tmp_path):
         "predict", shared_data / "video" / "single_face.mp4", "--timeline", "--output-dir", tmp_path / "csv"
     )
     assert csv_run.returncode == 0
+    assert "x real time)" in csv_run.stdout  # the text summary says how fast it ran too
     header = (tmp_path / "csv" / "single_face.timeline.csv").read_text().splitlines()[0]
     assert header.startswith("start,end,label,frames_sampled,frames_with_face,audio_used,Angry")
