@@ -54,6 +54,23 @@ def run_avemo(*args, cwd=None, timeout: float = 600) -> "subprocess.CompletedPro
     )
 
 
+def avemo_here(capsys, *args) -> "subprocess.CompletedProcess":
+    """The `avemo` command run in this process (no interpreter start-up, about 6 s of imports): for error paths,
+    which stop before a model loads. Returns what `run_avemo` does; transformers' log level is put back."""
+    from transformers.utils import logging as hf_logging
+
+    from avemo.cli import main
+
+    level = hf_logging.get_verbosity()
+    capsys.readouterr()
+    try:
+        code = main([str(arg) for arg in args])
+    finally:
+        hf_logging.set_verbosity(level)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["avemo", *map(str, args)], code, captured.out, captured.err)
+
+
 def run_without_project(code: str, cwd: Path, timeout: float = 300) -> "subprocess.CompletedProcess":
     """Run Python code in a fresh interpreter where neither `modeling_avemo` nor `avemo` can be imported,
     as for a user who only has transformers and a downloaded model folder."""

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from avemo.inference import predict
 from modeling_avemo import AFEW_LABELS
 
-from conftest import TINY, run_avemo as avemo
+from conftest import TINY, avemo_here, run_avemo as avemo
 from test_backbone_import import random_state_dict, reference_keys
 
 
@@ -99,8 +99,8 @@ def test_predict_errors_are_one_line_per_file(tiny_model_dir, shared_data, tmp_p
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_predict_with_a_bad_model_path_is_one_line(tmp_path, shared_data):
-    result = avemo("predict", shared_data / "video" / "single_face.mp4", "--model", tmp_path / "nowhere")
+def test_predict_with_a_bad_model_path_is_one_line(tmp_path, shared_data, capsys):
+    result = avemo_here(capsys, "predict", shared_data / "video" / "single_face.mp4", "--model", tmp_path / "nowhere")
     assert result.returncode == 1
     assert (
         len(result.stderr.strip().splitlines()) == 1 and "nowhere" in result.stderr and "Traceback" not in result.stderr
@@ -124,7 +124,7 @@ def test_predict_prints_the_most_likely_label_first(tmp_path, shared_data):
     assert label == listed[0][0]
 
 
-def test_init_with_backbone_checkpoints(tmp_path):
+def test_init_with_backbone_checkpoints(tmp_path, capsys):
     ir50 = random_state_dict(reference_keys()["ir50_112"], seed=7)
     alexnet = random_state_dict(reference_keys()["alexnet_features"], seed=8)
     torch.save(ir50, tmp_path / "backbone_ir50_ms1m_epoch120.pth")
@@ -143,7 +143,8 @@ def test_init_with_backbone_checkpoints(tmp_path):
     assert torch.equal(weights["avemo.face_encoder.body.5.res_layer.1.weight"], ir50["body.5.res_layer.1.weight"])
     assert torch.equal(weights["avemo.audio_encoder.features.10.weight"], alexnet["features.10.weight"])
     # A checkpoint that does not fit is refused with the key list, and nothing is written.
-    result = avemo(
+    result = avemo_here(
+        capsys,
         "init",
         "--output",
         tmp_path / "model224",
@@ -156,8 +157,9 @@ def test_init_with_backbone_checkpoints(tmp_path):
     assert not (tmp_path / "model224" / "config.json").exists()
 
 
-def test_init_rejects_bad_config_files(tmp_path):
-    result = avemo("init", "--output", tmp_path / "m", "--config", _write(tmp_path / "bad.json", {"fusion": "sum"}))
+def test_init_rejects_bad_config_files(tmp_path, capsys):
+    bad = _write(tmp_path / "bad.json", {"fusion": "sum"})
+    result = avemo_here(capsys, "init", "--output", tmp_path / "m", "--config", bad)
     assert result.returncode == 1 and "bad.json" in result.stderr and "fusion='sum'" in result.stderr
 
 

@@ -10,7 +10,7 @@ from avemo.inference import Predictor
 from avemo.pretrained import pretrained_path
 from modeling_avemo import AVEmoForVideoClassification
 
-from conftest import TINY, run_avemo
+from conftest import TINY, avemo_here, run_avemo
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_different_label_sets_and_bad_weights_are_refused(folders):
         EnsemblePredictor(["fer2013-faces", "fer2013-faces"], weights=[1])
 
 
-def test_evaluate_and_predict_take_several_models(shared_data, tmp_path):
+def test_evaluate_and_predict_take_several_models(shared_data, tmp_path, capsys):
     """avemo evaluate over an ensemble of two copies equals the model alone; avemo predict prints the mean."""
     (tmp_path / "list.csv").write_text(
         "path,label\n"
@@ -103,7 +103,8 @@ def test_evaluate_and_predict_take_several_models(shared_data, tmp_path):
     for key in ("accuracy", "uar", "macro_f1", "confusion_matrix", "num_clips"):
         assert reports[0][key] == reports[1][key], key
     assert reports[1]["model"] == ["fer2013-faces", "fer2013-faces"] and reports[1]["weights"] == [0.5, 0.5]
-    timeline = run_avemo(
+    timeline = avemo_here(
+        capsys,
         "predict",
         shared_data / "video" / "single_face.mp4",
         "--model",
