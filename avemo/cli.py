@@ -128,9 +128,39 @@ def _add_space_parser(commands) -> None:
         "shipped model. Host and port default to Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.",
     )
     # The same flags as the Space's own app.py (python app.py on Hugging Face Spaces).
-    from avemo.space.options import add_arguments
-
-    add_arguments(space)
+    add_dataclass_options(
+        space,
+        ModelChoice,
+        changes={
+            "model": {
+                "help": "model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, "
+                "comma-separated for an ensemble, else the shipped fer2013-faces)"
+            },
+            "weights": {"help": "one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)"},
+        },
+    )
+    space.add_argument(
+        "--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)"
+    )
+    space.add_argument(
+        "--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)"
+    )
+    space.add_argument(
+        "--max-duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else 60)",
+    )
+    space.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="largest upload accepted (default: AVEMO_SPACE_MAX_MB, else 50)",
+    )
+    add_dataclass_options(space, RunOn)
+    space.add_argument("--concurrency", type=int, default=2, help="requests analysed at the same time (default 2)")
     space.add_argument(
         "--export",
         metavar="DIR",
