@@ -4,6 +4,7 @@ from avemo.inference import Predictor
 predictor = Predictor()                     # avemo's shipped faces model; or a model folder or a hub id
 result = predictor.predict_file("clip.mp4")
 result.label, result.scores, result.warnings, result.notes
+result = predictor.predict_file("interview.mp4", persons=True)   # every person: result.persons
 """
 
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,25 @@ class ModelLoadError(ValueError):
 
 
 @dataclass
+class PersonPrediction:
+    """One person of a file (an object of the `persons` list of `avemo predict --persons --json`)."""
+
+    id: int  # stable over the video: 1, 2, ... in the order people first appear
+    frames: int  # sampled frames (the model's) in which this person's face was used
+    first_seen: float  # seconds
+    last_seen: float
+    box: list[int]  # median x, y, width, height in pixels
+    label: str | None  # None: not predicted (seen too rarely, faces too small: `warnings` says why)
+    scores: dict[str, float] | None
+    speaking: float | None  # share of the file's speech attributed to this person (None: the file has no speech)
+    audio_used: bool  # fused with the audio of the stretches they speak in; False: visual only
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
 class Prediction:
     """The result for one file (the JSON object of `avemo predict --json`)."""
 
@@ -29,9 +49,16 @@ class Prediction:
     audio_used: bool
     warnings: list[str] = field(default_factory=list)  # reasons to distrust this result
     notes: list[str] = field(default_factory=list)  # what the model is (faces only, trained on still images, ...)
+    # With persons: every person, largest screen time first, and the id of the one label and scores describe (None:
+    # nobody's face could be used, the answer is the audio's). Left out of to_dict without persons.
+    persons: list[PersonPrediction] | None = None
+    person: int | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if self.persons is None:
+            del data["persons"], data["person"]
+        return data
 
 
 class Predictor:
@@ -106,12 +133,13 @@ class Predictor:
 
     def predict_clip(self, clip) -> Prediction:
         """Scores of one `ProcessedClip` (from `processor.process_video` or `process_frames`)."""
-        probabilities = self.probabilities(clip)
-        scores = {label: round(float(p), 6) for label, p in zip(self.labels, probabilities)}
+        return self._prediction(clip, self.probabilities(clip))
+
+    def _prediction(self, clip, probabilities) -> Prediction:
         return Prediction(
             file=clip.source,
             label=self.labels[int(probabilities.argmax())],
-            scores=scores,
+            scores=self._scores(probabilities),
             frames_used=clip.frames_used,
             frames_sampled=clip.frames_sampled,
             audio_used=clip.has_audio and self.processor.uses_audio,
@@ -119,12 +147,73 @@ class Predictor:
             notes=list(self.notes),
         )
 
-    def predict_file(self, path: str | PathLike) -> Prediction:
+    def predict_file(self, path: str | PathLike, persons: bool = False) -> Prediction:
         """Decode, align, featurise and classify one video file (raises MediaError / NothingToPredictError).
-        Safe to call from several threads at once: each call has its own clip and only reads the model."""
-        return self.predict_clip(self.processor.process_video(path))
+        Safe to call from several threads at once: each call has its own clip and only reads the model.
 
-    def predict_files(self, paths, workers: int = 2):
+        With `persons`, every face is tracked and each person predicted on their own (`Prediction.persons`); the
+        clip-level label and scores are then those of the main speaker, else of the person on screen longest."""
+        return self.predict_processed(self.processor.process_video(path, persons=persons))
+
+    def predict_processed(self, processed) -> Prediction:
+        """The prediction of what `processor.process_video` returned: a `ProcessedClip`, or a `PersonsVideo`."""
+        from avemo.processing import PersonsVideo
+
+        return self.predict_persons(processed) if isinstance(processed, PersonsVideo) else self.predict_clip(processed)
+
+    def predict_persons(self, video) -> Prediction:
+        """Every person of a `PersonsVideo` (from `processor.process_video(path, persons=True)`) predicted from
+        their own faces and the audio given to them, in one batch."""
+        import torch
+
+        from avemo.processing import NothingToPredictError, ProcessedClip
+
+        predictable = [person for person in video.persons if person.predictable]
+        rows = {}
+        if predictable:
+            inputs = self.processor.batch(predictable, return_tensors="pt").to(self.device)
+            with torch.inference_mode():
+                probabilities = self.model(**inputs).logits.float().softmax(-1).cpu()
+            rows = {person.person_id: row for person, row in zip(predictable, probabilities)}
+        persons = []
+        for person in video.persons:
+            row = rows.get(person.person_id)
+            scores = None if row is None else self._scores(row)
+            persons.append(
+                PersonPrediction(
+                    id=person.person_id,
+                    frames=person.frames_used,
+                    first_seen=person.first_seen,
+                    last_seen=person.last_seen,
+                    box=list(person.box),
+                    label=None if row is None else self.labels[int(row.argmax())],
+                    scores=scores,
+                    speaking=person.speaking,
+                    audio_used=bool(scores) and person.has_audio and self.processor.uses_audio,
+                    warnings=list(person.warnings),
+                )
+            )
+        described, reason = video.main_person()
+        if described is not None:
+            clip = described
+            result = self._prediction(clip, rows[described.person_id])
+            result.notes.append(f"label and scores describe person {described.person_id}, {reason}")
+        else:
+            if not (self.processor.uses_audio and video.audio is not None):
+                what = "no face to predict from" if self.processor.uses_visual else "no audio to predict from"
+                raise NothingToPredictError(f"{video.source}: {what}")
+            clip = ProcessedClip(video.source, [], video.frame_times, video.audio, video.duration)
+            clip.warnings.append(f"no person's face could be used in the {len(video.frame_times)} sampled frames")
+            result = self.predict_clip(self.processor._finish(clip))
+            result.notes.append("label and scores are the audio's: no person's face could be used")
+        result.warnings = self.load_warnings + video.warnings + [w for w in clip.warnings if w not in video.warnings]
+        result.persons, result.person = persons, described.person_id if described is not None else None
+        return result
+
+    def _scores(self, probabilities) -> dict[str, float]:
+        return {label: round(float(p), 6) for label, p in zip(self.labels, probabilities)}
+
+    def predict_files(self, paths, workers: int = 2, persons: bool = False):
         """Yield `(path, Prediction or the exception it raised)` in the order of `paths`, decoding and finding
         faces of the next files in `workers` threads while the model runs on the current one (PyAV, dlib and
         torch release the GIL for their work), so that a batch of files keeps both cores of a laptop busy."""
@@ -134,7 +223,7 @@ class Predictor:
 
         def prepare(path):
             try:
-                return self.processor.process_video(path)
+                return self.processor.process_video(path, persons=persons)
             except (MediaError, NothingToPredictError, OSError) as error:
                 return error
 
@@ -145,17 +234,27 @@ class Predictor:
                 clip = futures[index].result()
                 if index + workers + 1 < len(paths):  # keep the pool `workers` files ahead, never all of them
                     futures.append(pool.submit(prepare, paths[index + workers + 1]))
-                yield path, clip if isinstance(clip, Exception) else self.predict_clip(clip)
+                if isinstance(clip, Exception):
+                    yield path, clip
+                    continue
+                try:
+                    yield path, self.predict_processed(clip)
+                except NothingToPredictError as error:  # persons: no usable face, and no audio
+                    yield path, error
 
 
 def predict(
-    videos, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None
+    videos,
+    model: str | PathLike | None = None,
+    device: str | None = None,
+    num_frames: int | None = None,
+    persons: bool = False,
 ) -> list[Prediction]:
     """Predictions for one or several video files (or still images) with `model` (a folder, a shipped model's
-    name or a hub id; None: the default shipped model)."""
+    name or a hub id; None: the default shipped model); with `persons`, every person of each file too."""
     videos = [videos] if isinstance(videos, (str, PathLike)) else list(videos)
     predictor = Predictor(model, device=device, num_frames=num_frames)
-    return [predictor.predict_file(path) for path in videos]
+    return [predictor.predict_file(path, persons=persons) for path in videos]
 
 
 def _load_problem(source: str, error: Exception) -> str:

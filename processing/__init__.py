@@ -10,7 +10,10 @@ from modeling_avemo import AVEmoConfig
 from .face_alignment_avemo import AlignedFace, FaceAligner, FaceAlignmentUnavailableError
 from .face_recipes_avemo import FACE_RECIPES, FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor
+from .face_tracking_avemo import FaceTrack, FaceTracker
+from .persons_avemo import PersonClip, PersonsVideo
 from .processing_avemo import AVEmoProcessor, NothingToPredictError, ProcessedClip
+from .speaker_attribution_avemo import SpeechStretch
 from .video_io_avemo import (
     MediaError,
     NotAVideoError,
@@ -29,6 +32,11 @@ __all__ = [
     "AVEmoFeatureExtractor",
     "AVEmoProcessor",
     "ProcessedClip",
+    "PersonClip",
+    "PersonsVideo",
+    "FaceTrack",
+    "FaceTracker",
+    "SpeechStretch",
     "AlignedFace",
     "FaceAligner",
     "FaceRecipe",

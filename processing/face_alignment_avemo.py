@@ -21,7 +21,7 @@ import needs `pkg_resources`).
 import importlib.util
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ class AlignedFace:
     crop: np.ndarray  # (size, size, 3) uint8 RGB
     crop_landmarks: np.ndarray  # (5, 2) the same landmarks in crop pixels: where the alignment put them
     detector: str  # "hog", "hog+upsample", "cnn", "cnn+stretch" or "cnn+equalize"
+    shape: object = field(default=None, repr=False, compare=False)  # dlib's landmark object (identity descriptors)
 
 
 def _to_chip_coordinates(points: np.ndarray, rect, angle: float, size: int) -> np.ndarray:
@@ -251,12 +252,8 @@ class FaceAligner:
             model.load()
         return self
 
-    def detect(self, frame: np.ndarray):
-        """The largest face of an RGB uint8 frame as (dlib.rectangle in frame pixels, detector name), or None."""
-        dlib = _dlib()
-        height, width = frame.shape[:2]
-        scale = min(1.0, self.detection_max_side / max(height, width))
-        small = frame if scale == 1.0 else _resize(frame, scale)
+    def _attempts(self, small: np.ndarray) -> list:
+        """(name, callable returning dlib rectangles in `small`'s pixels) in the order they are tried."""
         attempts = [("hog", lambda: _hog_detector()(small, 0))]
         if self.upsample_fallback:
             attempts.append(("hog+upsample", lambda: _hog_detector()(small, 1)))
@@ -268,18 +265,45 @@ class FaceAligner:
             attempts.append(("cnn", lambda: cnn(small)))
             attempts.append(("cnn+stretch", lambda: cnn(_contrast_stretched(small))))
             attempts.append(("cnn+equalize", lambda: cnn(_equalized(small))))
-        for name, attempt in attempts:
+        return attempts
+
+    def _scaled(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        height, width = frame.shape[:2]
+        scale = min(1.0, self.detection_max_side / max(height, width))
+        return (frame if scale == 1.0 else _resize(frame, scale)), scale
+
+    def detect(self, frame: np.ndarray):
+        """The largest face of an RGB uint8 frame as (dlib.rectangle in frame pixels, detector name), or None."""
+        small, scale = self._scaled(frame)
+        for name, attempt in self._attempts(small):
             found = list(attempt())
             if found:
-                largest = max(found, key=lambda rect: rect.area())
-                box = dlib.rectangle(
-                    int(round(largest.left() / scale)),
-                    int(round(largest.top() / scale)),
-                    int(round(largest.right() / scale)),
-                    int(round(largest.bottom() / scale)),
-                )
-                return box, name
+                return _to_frame(max(found, key=lambda rect: rect.area()), scale), name
         return None
+
+    def detect_all(self, frame: np.ndarray, thorough: bool = True) -> list:
+        """Every face of an RGB uint8 frame as (dlib.rectangle in frame pixels, detector name), largest first.
+
+        HOG on the scaled copy; with `thorough` (and `upsample_fallback`) also HOG with one up-sampling, keeping
+        the faces the first pass missed: with several people a face found says nothing of the smaller ones (the
+        first pass finds 3 of the 4 faces of multi_face.jpg). When neither finds a face, the CNN attempts follow as
+        in `detect`.
+        """
+        small, scale = self._scaled(frame)
+        attempts = self._attempts(small)
+        found = [(rect, "hog") for rect in attempts[0][1]()]
+        rest = attempts[1:]
+        if thorough and self.upsample_fallback:
+            name, attempt = rest.pop(0)
+            found += [(rect, name) for rect in attempt() if not any(_overlaps(rect, kept) for kept, _ in found)]
+        elif self.upsample_fallback and found:
+            rest.pop(0)
+        for name, attempt in rest:
+            if found:
+                break
+            found = [(rect, name) for rect in attempt()]
+        found.sort(key=lambda item: -item[0].area())
+        return [(_to_frame(rect, scale), name) for rect, name in found]
 
     def align(self, frame, frame_index: int = 0) -> AlignedFace | None:
         """Detect, place landmarks and cut the crop; None when the frame holds no face."""
@@ -287,7 +311,14 @@ class FaceAligner:
         detection = self.detect(frame)
         if detection is None:
             return None
-        box, detector = detection
+        return self._aligned(frame, frame_index, *detection)
+
+    def align_all(self, frame, frame_index: int = 0, thorough: bool = True) -> list[AlignedFace]:
+        """Every face of the frame, detected (`detect_all`), placed and cut; largest first."""
+        frame = as_rgb_uint8(frame, f"frame {frame_index}")
+        return [self._aligned(frame, frame_index, box, name) for box, name in self.detect_all(frame, thorough)]
+
+    def _aligned(self, frame: np.ndarray, frame_index: int, box, detector: str) -> AlignedFace:
         shape = _landmark_predictor()(frame, box)
         landmarks = np.array([[point.x, point.y] for point in shape.parts()], dtype=np.float64)
         box = (box.left(), box.top(), box.right(), box.bottom())
@@ -299,6 +330,7 @@ class FaceAligner:
             crop=crop,
             crop_landmarks=crop_landmarks,
             detector=detector,
+            shape=shape,
         )
 
     def align_in_box(self, frame, box=None, frame_index: int = 0, detector: str = "given box") -> AlignedFace:
@@ -331,7 +363,7 @@ class FaceAligner:
                 centre_y + box_height / 2 - 1,
             )
         crop, crop_landmarks = self.cut(frame, cut_box, landmarks, shape)
-        return AlignedFace(frame_index, box, landmarks, crop, crop_landmarks, detector)
+        return AlignedFace(frame_index, box, landmarks, crop, crop_landmarks, detector, shape=shape)
 
     def cut(self, frame: np.ndarray, box, landmarks: np.ndarray, shape=None) -> tuple[np.ndarray, np.ndarray]:
         """The recipe's crop of one face and where its landmarks land in it."""
@@ -357,6 +389,28 @@ class FaceAligner:
             if face is not None:
                 faces.append(face)
         return faces
+
+
+def _to_frame(rect, scale: float):
+    """A dlib rectangle found on a copy scaled by `scale`, in the frame's pixels."""
+    dlib = _dlib()
+    if scale == 1.0:
+        return dlib.rectangle(rect.left(), rect.top(), rect.right(), rect.bottom())
+    return dlib.rectangle(
+        int(round(rect.left() / scale)),
+        int(round(rect.top() / scale)),
+        int(round(rect.right() / scale)),
+        int(round(rect.bottom() / scale)),
+    )
+
+
+def _overlaps(a, b) -> bool:
+    """Two dlib rectangles of one face: they overlap by a third of the smaller, or one holds the other's centre."""
+    inter = a.intersect(b)
+    shared = inter.area() if inter.right() >= inter.left() and inter.bottom() >= inter.top() else 0
+    if shared >= min(a.area(), b.area()) / 3:
+        return True
+    return a.contains(b.center()) or b.contains(a.center())
 
 
 def _contrast_stretched(frame: np.ndarray) -> np.ndarray:

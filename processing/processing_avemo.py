@@ -14,45 +14,21 @@ keeps an all-zero `audio_mask` / `frame_mask`, which the model handles (see mode
 used, the face boxes, landmarks and crops, and warnings.
 """
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 from transformers.utils import logging
 
-from .face_alignment_avemo import AlignedFace, FaceAligner, as_rgb_uint8
+from .clip_avemo import NothingToPredictError, ProcessedClip
+from .face_alignment_avemo import FaceAligner, as_rgb_uint8
 from .face_recipes_avemo import FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor, resample
+from .persons_avemo import read_persons
 from .video_io_avemo import StillImageError, read_audio, read_frames, read_image
 
 logger = logging.get_logger(__name__)
 
 # Copied from modeling_avemo.configuration_avemo.MODALITIES
 MODALITIES = ("audio_visual", "visual", "audio")
-
-
-@dataclass
-class ProcessedClip:
-    """One clip after decoding and face alignment, before batching."""
-
-    source: str  # file path, or "frames[i]" for in-memory input
-    faces: list[AlignedFace]  # one per frame where a face was found
-    frame_times: list[float]  # time (s) of every sampled frame
-    audio: np.ndarray | None  # mono waveform at the feature extractor's rate; None without audio
-    duration: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def frames_sampled(self) -> int:
-        return len(self.frame_times)
-
-    @property
-    def frames_used(self) -> int:
-        return len(self.faces)
-
-    @property
-    def has_audio(self) -> bool:
-        return self.audio is not None and self.audio.size > 0
 
 
 class AVEmoProcessor(ProcessorMixin):
@@ -127,10 +103,16 @@ class AVEmoProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------------------------------- single clips
 
-    def process_video(self, path) -> ProcessedClip:
+    def process_video(self, path, persons: bool = False) -> ProcessedClip:
         """Decode, align and read the audio of one video file (or a still image, as one frame without audio).
-        Raises `MediaError` subclasses on bad files."""
+        Raises `MediaError` subclasses on bad files.
+
+        With `persons=True`, every face is tracked and a `PersonsVideo` comes back instead: one `PersonClip` per
+        person (their faces, and the audio of the stretches they speak in), largest screen time first; see
+        persons_avemo.py. `processor.batch(video.persons)` makes their model inputs."""
         path = str(path)
+        if persons:
+            return read_persons(self, path)
         warnings = []
         faces, times, duration = [], [], 0.0
         if self.uses_visual:
@@ -399,10 +381,6 @@ def _recipe_from_arguments(recipe, face_size, face_margin, face_mean, face_std) 
             origin="avemo 0.1 processor settings (face_size, face_margin, face_mean, face_std)",
         )
     return face_recipe("arcface" if recipe is None else recipe, face_size)
-
-
-class NothingToPredictError(ValueError):
-    """A clip has none of the modalities the model uses (no face and no audio)."""
 
 
 def _resampled(audio, sampling_rate, feature_extractor, source) -> np.ndarray:

@@ -76,6 +76,33 @@ def sample_times(duration: float, num_frames: int) -> list[float]:
     return [(index + 0.5) * duration / num_frames for index in range(num_frames)]
 
 
+def video_info(path: str | PathLike) -> dict:
+    """`duration` (s, found as `read_frames` finds it), `fps`, `size` (width, height) and `has_audio` of a video
+    file. Raises `StillImageError` for a picture, `NotAVideoError` without a video stream."""
+    container = _open(path)
+    with container:
+        if container.format.name in _IMAGE_FORMATS:
+            raise StillImageError(f"{path}: not a video (a still image)")
+        if not container.streams.video:
+            raise NotAVideoError(f"{path}: not a video (no video stream)")
+        stream = container.streams.video[0]
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        fps = float(stream.average_rate) if stream.average_rate else None
+        duration = _duration(container, stream)
+        if not duration:
+            import av
+
+            try:
+                duration = max(((frame.time or 0.0) - start for frame in container.decode(stream)), default=0.0)
+            except av.error.FFmpegError as error:
+                raise UnreadableMediaError(
+                    f"{path}: video stream cannot be decoded ({error.strerror or error})"
+                ) from error
+            duration = duration + (1 / fps if fps else 0.0) or 1.0
+        size = (stream.codec_context.width, stream.codec_context.height)
+        return {"duration": duration, "fps": fps, "size": size, "has_audio": bool(container.streams.audio)}
+
+
 def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray], list[float], dict]:
     """`num_frames` RGB frames spread evenly over the clip (fewer if the clip has fewer frames).
 
@@ -194,13 +221,43 @@ def read_audio(path: str | PathLike, sampling_rate: int) -> np.ndarray | None:
     return resample(np.concatenate(chunks).astype(np.float32, copy=False), native_rate, sampling_rate)
 
 
-def stream_media(path: str | PathLike, frame_interval: float | None, audio: bool = True):
+class _TimeGrid:
+    """Target times met in order: the (k + 0.5) * interval grid, or a given sorted list."""
+
+    def __init__(self, interval: float | None = None, times=None):
+        self.interval, self.times, self.index = interval, None if times is None else sorted(times), 0
+
+    def next_time(self) -> float:
+        if self.times is not None:
+            return self.times[self.index] if self.index < len(self.times) else float("inf")
+        return (self.index + 0.5) * self.interval if self.interval else float("inf")
+
+    def reached(self, frame_time: float, tolerance: float) -> bool:
+        """Whether the frame at `frame_time` shows one or more targets (all passed are consumed)."""
+        hit = False
+        while self.next_time() <= frame_time + tolerance:
+            self.index, hit = self.index + 1, True
+        return hit
+
+
+def stream_media(
+    path: str | PathLike,
+    frame_interval: float | None,
+    audio: bool = True,
+    frame_times=None,
+    track_interval: float | None = None,
+    gray_fps: float | None = None,
+):
     """Read a whole file once, in order, holding almost nothing: for long videos.
 
     Yields ("info", None, dict) first (duration, fps, audio sample rate), then, in time order as the container
-    interleaves them, ("frame", time, RGB array) for the frame shown at each (k + 0.5) * frame_interval seconds (no
-    frames when `frame_interval` is None) and ("audio", time, mono float32 samples at the stream's own rate).
-    Only sampled frames are converted to arrays; audio comes in the decoder's chunks.
+    interleaves them, ("frame", time, RGB array) for the frame shown at each (k + 0.5) * frame_interval seconds (or
+    at each of `frame_times`; no frames when both are None) and ("audio", time, mono float32 samples at the stream's
+    own rate). Only sampled frames are converted to arrays; audio comes in the decoder's chunks.
+
+    For following faces (`persons`): ("track", time, RGB array) for the frames at each (k + 0.5) * track_interval
+    that are not sample frames already, and ("gray", time, luma array) for every frame, at most `gray_fps` a second
+    (mouth motion); a frame that is both comes as its "frame" or "track" event first, then its "gray" one.
     """
     import av
 
@@ -208,10 +265,11 @@ def stream_media(path: str | PathLike, frame_interval: float | None, audio: bool
     with container:
         if container.format.name in _IMAGE_FORMATS:
             raise StillImageError(f"{path}: not a video (a still image)")
-        video = container.streams.video[0] if container.streams.video and frame_interval else None
+        wants_video = bool(frame_interval or frame_times or track_interval or gray_fps)
+        video = container.streams.video[0] if container.streams.video and wants_video else None
         sound = container.streams.audio[0] if container.streams.audio and audio else None
         if video is None and sound is None:
-            kind = "no video stream" if frame_interval and not container.streams.video else "nothing to read"
+            kind = "no video stream" if wants_video and not container.streams.video else "nothing to read"
             raise NotAVideoError(f"{path}: not a video ({kind})")
         start = 0.0
         if video is not None:
@@ -223,7 +281,11 @@ def stream_media(path: str | PathLike, frame_interval: float | None, audio: bool
         yield "info", None, {"duration": duration, "fps": fps, "audio_rate": rate}
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate) if sound is not None else None
         tolerance = 0.5 / fps if fps else 0.0
-        next_index, last_pts, audio_time = 0, None, None
+        samples = _TimeGrid(frame_interval, frame_times)
+        tracking = _TimeGrid(track_interval)
+        gray = _TimeGrid(1 / gray_fps if gray_fps else None)
+        # A frame is taken once, whatever number of targets it shows (clips with fewer frames than samples).
+        taken_pts, gray_pts, audio_time = None, None, None
         streams = [stream for stream in (video, sound) if stream is not None]
         try:
             for packet in container.demux(*streams):
@@ -232,23 +294,27 @@ def stream_media(path: str | PathLike, frame_interval: float | None, audio: bool
                         if frame.time is None:
                             continue
                         frame_time = frame.time - start
-                        taken = False
-                        while (next_index + 0.5) * frame_interval <= frame_time + tolerance:
-                            if not taken and frame.pts != last_pts:
-                                last_pts, taken = frame.pts, True
-                                yield "frame", round(frame_time, 4), frame.to_ndarray(format="rgb24")
-                            next_index += 1
+                        sampled = samples.reached(frame_time, tolerance)
+                        tracked = tracking.reached(frame_time, tolerance)
+                        if (sampled or tracked) and frame.pts != taken_pts:
+                            taken_pts = frame.pts
+                            kind = "frame" if sampled else "track"
+                            yield kind, round(frame_time, 4), frame.to_ndarray(format="rgb24")
+                        # Every frame for motion, at most gray_fps a second (each frame meets the next target).
+                        if gray_fps and gray.reached(frame_time, 0.5 / gray_fps) and frame.pts != gray_pts:
+                            gray_pts = frame.pts
+                            yield "gray", round(frame_time, 4), frame.to_ndarray(format="gray")
                     else:
                         if audio_time is None:
                             audio_time = max(0.0, (frame.time or 0.0) - start)
                         for chunk in resampler.resample(frame):
-                            samples = chunk.to_ndarray().reshape(-1)
-                            yield "audio", audio_time, samples
-                            audio_time += len(samples) / rate
+                            chunk_samples = chunk.to_ndarray().reshape(-1)
+                            yield "audio", audio_time, chunk_samples
+                            audio_time += len(chunk_samples) / rate
         except av.error.FFmpegError as error:
             raise UnreadableMediaError(f"{path}: cannot be decoded ({error.strerror or error})") from error
         if resampler is not None:
             for chunk in resampler.resample(None):
-                samples = chunk.to_ndarray().reshape(-1)
-                yield "audio", audio_time or 0.0, samples
-                audio_time = (audio_time or 0.0) + len(samples) / rate
+                chunk_samples = chunk.to_ndarray().reshape(-1)
+                yield "audio", audio_time or 0.0, chunk_samples
+                audio_time = (audio_time or 0.0) + len(chunk_samples) / rate
