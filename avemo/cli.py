@@ -73,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_options(predict, ModelChoice)
     predict.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     add_dataclass_options(predict, RunOn)
+    persons = predict.add_argument_group(
+        "persons", "every face tracked as a person, with the voice given to the face that speaks"
+    )
+    persons.add_argument(
+        "--persons",
+        action="store_true",
+        help="predict every person on their own: JSON 'persons' (id, frames, first_seen, last_seen, box, label, "
+        "scores, speaking, warnings); label and scores then describe the main speaker, else the person on screen "
+        "longest; with --timeline, one row per window and person",
+    )
+    persons.add_argument(
+        "--annotate",
+        metavar="OUT.mp4",
+        help="also write the video with each person's box, id and top label and a marker on the speaker (implies "
+        "--persons; with several videos, a folder for VIDEO.annotated.mp4 files)",
+    )
     timeline = predict.add_argument_group(
         "timeline", "emotions over time in long videos, read once with bounded memory"
     )
@@ -576,10 +592,15 @@ def run_predict(args) -> int:
     if not videos:
         return 1
     models = args.model or [None]
+    args.persons = args.persons or bool(args.annotate)
+    if args.annotate and len(videos) > 1 and Path(args.annotate).suffix:
+        print("avemo predict: error: --annotate with several videos takes a folder, not a file", file=sys.stderr)
+        return 2
     if len(models) > 1 or args.weights:
-        if args.timeline:
-            print("avemo predict: error: --timeline takes one --model", file=sys.stderr)
-            return 2
+        for flag, wanted in (("--timeline", args.timeline), ("--persons", args.persons)):
+            if wanted:
+                print(f"avemo predict: error: {flag} takes one --model", file=sys.stderr)
+                return 2
         from .ensemble import EnsemblePredictor
 
         predictor = EnsemblePredictor(models, weights=args.weights, device=args.device, num_frames=args.num_frames)
@@ -597,7 +618,12 @@ def run_predict(args) -> int:
         disable=len(videos) < 3 or not sys.stderr.isatty(),
         file=sys.stderr,
     )
-    for video, result in predictor.predict_files(videos, workers=1 if args.debug else 2):
+    results = (
+        _annotated_predictions(args, predictor, videos)
+        if args.annotate
+        else predictor.predict_files(videos, workers=1 if args.debug else 2, persons=args.persons)
+    )
+    for video, result in results:
         progress.update(1)
         if isinstance(result, (MediaError, NothingToPredictError, OSError)):
             failures += 1
@@ -608,17 +634,64 @@ def run_predict(args) -> int:
         if args.json:
             progress.write(json.dumps(result.to_dict(), ensure_ascii=False), file=sys.stdout)
         else:
-            ranked = sorted(result.scores.items(), key=lambda item: -item[1])
-            scores = "  ".join(f"{label} {probability:.3f}" for label, probability in ranked)
-            audio = "used" if result.audio_used else "not used"
-            lines = [
-                f"{result.file}: {result.label}  ({scores})",
-                f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {audio}",
-            ]
-            lines += [f"  warning: {warning}" for warning in result.warnings]
-            progress.write("\n".join(lines), file=sys.stdout)
+            progress.write("\n".join(_prediction_lines(result)), file=sys.stdout)
     progress.close()
     return 1 if failures else 0
+
+
+def _ranked(scores: dict, top: int | None = None, digits: int = 3) -> str:
+    ranked = sorted(scores.items(), key=lambda item: -item[1])[:top]
+    return "  ".join(f"{label} {probability:.{digits}f}" for label, probability in ranked)
+
+
+def _prediction_lines(result) -> list[str]:
+    """The text `avemo predict` prints for one file."""
+    described = f"  [person {result.person}]" if result.person is not None else ""
+    audio = "used" if result.audio_used else "not used"
+    lines = [
+        f"{result.file}: {result.label}  ({_ranked(result.scores)}){described}",
+        f"  faces in {result.frames_used}/{result.frames_sampled} frames, audio {audio}",
+    ]
+    lines += [f"  warning: {warning}" for warning in result.warnings]
+    for person in result.persons or []:
+        frames = f"{person.frames} frame{'s' * (person.frames != 1)}"
+        seen = f"{person.first_seen:.1f}-{person.last_seen:.1f} s, {frames}" if person.last_seen else frames
+        speaking = "" if person.speaking is None else f", speaking {person.speaking:.0%}"
+        heard = ", audio used" if person.audio_used else ""
+        answer = f"{person.label}  ({_ranked(person.scores, top=3, digits=2)})" if person.label else "not predicted"
+        lines.append(f"  person {person.id} ({seen}{speaking}{heard}): {answer}")
+        lines += [f"    warning: {warning}" for warning in person.warnings]
+    return lines
+
+
+def _annotation_path(args, video: str) -> Path:
+    target = Path(args.annotate)
+    if target.suffix and not target.is_dir():
+        return target
+    return target / f"{Path(video).stem}.annotated.mp4"
+
+
+def _annotated_predictions(args, predictor, videos):
+    """Yield (video, Prediction or error) as predict_files does, writing each annotated video as it goes."""
+    from avemo.processing import MediaError, NothingToPredictError
+
+    from .annotate import Overlay, annotate_image, annotate_video
+
+    for video in videos:
+        try:
+            processed = predictor.processor.process_video(video, persons=True)
+            result = predictor.predict_persons(processed)
+        except (MediaError, NothingToPredictError, OSError) as error:
+            yield video, error
+            continue
+        overlay, target = Overlay.from_persons(processed, result), _annotation_path(args, video)
+        if not processed.tracks:
+            result.notes.append("nothing annotated: no face")
+        elif processed.duration:
+            result.notes.append(f"annotated video: {annotate_video(video, target, overlay)}")
+        else:  # a still image: a picture, not a video
+            result.notes.append(f"annotated picture: {annotate_image(video, target.with_suffix('.png'), overlay)}")
+        yield video, result
 
 
 def _run_timelines(args, predictor, videos, failures: int) -> int:
@@ -630,7 +703,9 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
 
     from .timeline import TimelineBuilder, plot_timeline, write_timeline
 
-    builder = TimelineBuilder(predictor, window=args.window, hop=args.hop, faces_per_second=args.faces_per_second)
+    builder = TimelineBuilder(
+        predictor, window=args.window, hop=args.hop, faces_per_second=args.faces_per_second, persons=args.persons
+    )
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     for video in videos:
@@ -660,7 +735,7 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
         counts = Counter(row.label for row in rows if row.label)
         summary = {
             "file": video,
-            "windows": len(rows),
+            "windows": len({row.start for row in rows}),
             "window": args.window,
             "hop": args.hop,
             "labels": {label: round(count / max(1, len(rows)), 4) for label, count in counts.most_common()},
@@ -672,6 +747,13 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
             "warnings": predictor.load_warnings,
             "notes": predictor.notes,
         }
+        if args.persons:
+            summary["persons"] = _timeline_persons(rows)
+        if args.annotate:
+            from .annotate import Overlay, annotate_video
+
+            overlay = Overlay.from_timeline(builder.tracks, rows)
+            summary["annotated"] = str(annotate_video(video, _annotation_path(args, video), overlay))
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
         else:
@@ -680,12 +762,41 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
                 or "no window had a face or audio"
             )
             print(
-                f"{video}: {len(rows)} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, {plot} "
-                f"({seconds:.1f} s, {summary['real_time_factor']}x real time)"
+                f"{video}: {summary['windows']} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, "
+                f"{plot} ({seconds:.1f} s, {summary['real_time_factor']}x real time)"
             )
+            for person in summary.get("persons", []):
+                share = ", ".join(f"{label} {value:.0%}" for label, value in person["labels"].items())
+                print(
+                    f"  person {person['id']}: {person['windows']} windows, speaking in {person['speaking']}: {share}"
+                )
+            if args.annotate:
+                print(f"  annotated video: {summary['annotated']}")
             for warning in predictor.load_warnings:
                 print(f"  warning: {warning}")
     return 1 if failures else 0
+
+
+def _timeline_persons(rows) -> list[dict]:
+    """Per person of a persons timeline: windows, windows speaking and the share of each winning label."""
+    from collections import Counter
+
+    people: dict = {}
+    for row in rows:
+        if row.person is not None:
+            people.setdefault(row.person, []).append(row)
+    summary = []
+    for person, own in sorted(people.items(), key=lambda item: (-len(item[1]), item[0])):
+        counts = Counter(row.label for row in own if row.label)
+        summary.append(
+            {
+                "id": person,
+                "windows": len(own),
+                "speaking": sum(row.speaking for row in own),
+                "labels": {label: round(count / len(own), 4) for label, count in counts.most_common()},
+            }
+        )
+    return summary
 
 
 def _quiet_libraries() -> None:

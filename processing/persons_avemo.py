@@ -134,7 +134,7 @@ def read_persons(processor, path, track_interval: float = 0.5, stretch: float = 
 def _persons(processor, path, tracks, sample_faces, frame_times, detections, audio, stretches) -> list[PersonClip]:
     """One `PersonClip` per track, largest screen time first (then the larger face, then the earlier id)."""
     rate = processor.feature_extractor.sampling_rate
-    min_face = max(24, processor.recipe.size // 4)
+    min_face = min_face_size(processor.recipe)
     min_sightings = 1 if detections <= 1 else 2
     total_speech = sum(stretch.speech_seconds for stretch in stretches)
     predictable_tracks = [track for track in tracks if _big_faces(sample_faces.get(track.id, []), min_face)]
@@ -190,6 +190,12 @@ def _persons(processor, path, tracks, sample_faces, frame_times, detections, aud
     return persons
 
 
+def min_face_size(recipe) -> int:
+    """Faces smaller than this (pixels, the box's shorter side) are not predicted from: a quarter of the recipe's crop
+    side, at least 24."""
+    return max(24, recipe.size // 4)
+
+
 def _big_faces(faces, min_face: int) -> list:
     return [face for face in faces if min(face.box[2] - face.box[0], face.box[3] - face.box[1]) + 1 >= min_face]
 
@@ -206,4 +212,4 @@ def _still_image(processor, path: str) -> PersonsVideo:
     return PersonsVideo(path, persons, [0.0], 0.0, None, [], tracks, warnings)
 
 
-__all__ = ["PersonClip", "PersonsVideo", "read_persons"]
+__all__ = ["PersonClip", "PersonsVideo", "read_persons", "min_face_size"]

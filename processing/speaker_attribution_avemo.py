@@ -106,12 +106,22 @@ class MouthMotion:
 
     def add(self, time: float, gray: np.ndarray, tracks) -> None:
         """Sample every track seen within `hold` seconds before `time` on the grey frame shown at `time`."""
-        self.frame_times.append(time)
+        self.record(time, self.sample(time, gray, tracks))
+
+    def sample(self, time: float, gray: np.ndarray, tracks) -> dict:
+        """{track id: mouth grid} of the tracks seen within `hold` seconds before `time`, read off the grey frame."""
+        grids = {}
         for track in tracks:
             if track.landmarks is None or not track.times or not 0 <= time - track.last_seen <= self.hold:
                 continue
-            grid = sample_region(gray, mouth_region(track.landmarks))
-            self.samples.setdefault(track.id, []).append((time, grid))
+            grids[track.id] = sample_region(gray, mouth_region(track.landmarks))
+        return grids
+
+    def record(self, time: float, grids: dict) -> None:
+        """Keep one frame's grids (from `sample`, possibly made in another thread)."""
+        self.frame_times.append(time)
+        for track_id, grid in grids.items():
+            self.samples.setdefault(track_id, []).append((time, grid))
 
     def drop_before(self, time: float) -> None:
         self.frame_times = [t for t in self.frame_times if t >= time]
