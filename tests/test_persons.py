@@ -242,3 +242,21 @@ def test_cli_persons_json_timeline_and_annotated_video(two_people, shared_data, 
     assert {row["person"] for row in table} == {"1", "2"} and {"speaking", "label"} <= set(table[0])
     assert (tmp_path / "out" / "speaker_left.timeline.png").read_bytes()[:4] == b"\x89PNG"
     assert "person 1:" in timeline.stdout and "person 2:" in timeline.stdout
+
+
+def test_space_shows_every_person_and_who_spoke(audio_visual, two_people):
+    """The Space's analysis lists both people of the side-by-side clip with a face crop each, and says who speaks."""
+    from avemo.space.app import EmotionSpace, SpaceSettings, person_caption, persons_markdown
+
+    space = EmotionSpace(SpaceSettings(model=audio_visual.source, max_seconds=60, max_mb=50))
+    analysis = space.analyse(two_people[0])
+    assert len(analysis.persons) == 2 and set(analysis.person_crops) == {p.id for p in analysis.persons}
+    speaker = max(analysis.persons, key=lambda person: person.speaking)
+    assert side_of(speaker.box) == "left" and "speaking" in person_caption(speaker)
+    text = persons_markdown(analysis)
+    line = {
+        person.id: next(row for row in text.splitlines() if f"**person {person.id}**" in row)
+        for person in analysis.persons
+    }
+    assert "**speaks**" in line[speaker.id] and "heard by the model" in line[speaker.id]
+    assert len(analysis.prediction["persons"]) == 2

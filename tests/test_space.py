@@ -164,6 +164,9 @@ def test_page_in_chromium_shows_label_probabilities_plots_and_faces(space_url, s
                 faces.nth(i).evaluate("img => img.complete && img.naturalWidth") > 0
                 for i in range(expected.frames_used)
             )
+            # Every person: the one face of this clip, in its own gallery.
+            expect(page.locator("#persons-output img")).to_have_count(1)
+            expect(page.locator("#persons-summary")).to_contain_text("person 1")
             # What the model is, in plain words.
             expect(page.locator("#model-card")).to_contain_text("FER2013")
             expect(page.locator("#model-card")).to_contain_text("Starting weights")
@@ -231,8 +234,16 @@ def test_concurrent_requests_get_their_own_results(space_url, shared_data, predi
     jobs = [clients[index % 2].submit(handle_file(str(path)), api_name="/predict") for index, path in enumerate(files)]
     results = [job.result(timeout=120) for job in jobs]
     labels = set()
-    for path, (label, summary, windows, timeline, faces, spectrogram, audio_note, raw) in zip(files, results):
+    for path, outputs in zip(files, results):
+        label, summary, windows, timeline, faces, spectrogram, audio_note, raw, people, people_summary = outputs
         expected = predictor.predict_file(path)
+        # Every person: one crop each, captioned with their label (multi_face.jpg: dlib finds 4 faces).
+        persons = predictor.predict_file(path, persons=True).persons
+        assert len(people) == len(persons) == len(raw["persons"]) == (4 if path.name == "multi_face.jpg" else 1)
+        assert [item["caption"] for item in people] == [
+            f"person {p.id}: {p.label} {p.scores[p.label]:.2f}" for p in persons
+        ]
+        assert f"**person {persons[0].id}**" in people_summary
         assert raw["file"] == path.name
         assert raw["label"] == expected.label == label["label"]
         assert raw["frames_used"] == expected.frames_used == len(faces)
