@@ -679,7 +679,7 @@ def _annotated_predictions(args, predictor, videos):
 
     for video in videos:
         try:
-            processed = predictor.processor.process_video(video, persons=True)
+            processed = predictor.process(video, persons=True)
             result = predictor.predict_persons(processed)
         except (MediaError, NothingToPredictError, OSError) as error:
             yield video, error

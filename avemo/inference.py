@@ -115,6 +115,9 @@ class Predictor:
             )
         self.load_warnings += model_warnings(config)
         self.notes = model_notes(config)
+        from .identity import identity_for
+
+        self.identity = identity_for(self)  # None: dlib's descriptor follows people (--persons)
         if self.processor.uses_visual:
             self.processor.aligner.load_models()
 
@@ -153,7 +156,12 @@ class Predictor:
 
         With `persons`, every face is tracked and each person predicted on their own (`Prediction.persons`); the
         clip-level label and scores are then those of the main speaker, else of the person on screen longest."""
-        return self.predict_processed(self.processor.process_video(path, persons=persons))
+        return self.predict_processed(self.process(path, persons))
+
+    def process(self, path, persons: bool = False):
+        """`processor.process_video(path, persons=...)`, persons followed with this model's identity descriptor
+        (`avemo.identity`: its face CNN when it is the MS-Celeb-1M IR50 as published, else dlib's)."""
+        return self.processor.process_video(path, persons=persons, identity=self.identity if persons else None)
 
     def predict_processed(self, processed) -> Prediction:
         """The prediction of what `processor.process_video` returned: a `ProcessedClip`, or a `PersonsVideo`."""
@@ -208,6 +216,8 @@ class Predictor:
             result.notes.append("label and scores are the audio's: no person's face could be used")
         result.warnings = self.load_warnings + video.warnings + [w for w in clip.warnings if w not in video.warnings]
         result.persons, result.person = persons, described.person_id if described is not None else None
+        if self.identity is not None:
+            result.notes.append(f"people are told apart by {self.identity.name}")
         return result
 
     def _scores(self, probabilities) -> dict[str, float]:
@@ -223,7 +233,7 @@ class Predictor:
 
         def prepare(path):
             try:
-                return self.processor.process_video(path, persons=persons)
+                return self.process(path, persons)
             except (MediaError, NothingToPredictError, OSError) as error:
                 return error
 

@@ -253,7 +253,8 @@ class _TimelineRun:
             "audio": 0.0 if wants_audio and self.audio_rate else float("inf"),
         }
         self.index = 0
-        self.tracker = FaceTracker().load_models() if self.persons else None
+        identity = getattr(builder.predictor, "identity", None)
+        self.tracker = FaceTracker(identity).load_models() if self.persons else None
         self.motion = MouthMotion() if self.persons else None
         self.reader = _ReadAhead(
             events, processor.aligner if self.uses_visual else None, self.tracker, self.motion, _min_face(processor)

@@ -47,18 +47,25 @@ def make_video(path: Path, minutes: float) -> Path:
                 container.mux(packet)
         for packet in video.encode(None):
             container.mux(packet)
-        size = audio.codec_context.frame_size or 1024
-        for start in range(0, int(count / fps * 16000), size):
-            t = (start + np.arange(size)) / 16000
-            frame = av.AudioFrame.from_ndarray(
-                (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None], format="flt", layout="mono"
-            )
-            frame.sample_rate = 16000
-            for packet in audio.encode(frame):
-                container.mux(packet)
-        for packet in audio.encode(None):
-            container.mux(packet)
+        encode_audio(container, audio, lambda at: 0.1 * np.sin(2 * np.pi * 220 * at / 16000), int(count / fps * 16000))
     return path
+
+
+def encode_audio(container, stream, samples, total: int) -> None:
+    """Encode `total` mono samples at 16 kHz into `stream`, `samples(indices)` giving them chunk by chunk."""
+    import av
+    import numpy as np
+
+    size = stream.codec_context.frame_size or 1024
+    for start in range(0, total, size):
+        frame = av.AudioFrame.from_ndarray(
+            np.asarray(samples(start + np.arange(size)), np.float32)[None], format="flt", layout="mono"
+        )
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
 
 
 def make_two_person_video(path: Path, minutes: float) -> Path:
@@ -91,16 +98,7 @@ def make_two_person_video(path: Path, minutes: float) -> Path:
                 container.mux(packet)
         for packet in video.encode(None):
             container.mux(packet)
-        size = audio.codec_context.frame_size or 1024
-        total = int(count / 25 * 16000)
-        for start in range(0, total, size):
-            chunk = speech[(start + np.arange(size)) % len(speech)].astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(chunk[None], format="flt", layout="mono")
-            frame.sample_rate = 16000
-            for packet in audio.encode(frame):
-                container.mux(packet)
-        for packet in audio.encode(None):
-            container.mux(packet)
+        encode_audio(container, audio, lambda at: speech[at % len(speech)], int(count / 25 * 16000))
     return path
 
 

@@ -41,6 +41,21 @@ def _identity_network():
     return _Pooled("identity", _IdentityNetwork)
 
 
+class DlibIdentity:
+    """dlib's face recognition ResNet as the tracker's identity: a callable (frame, face) -> descriptor with the
+    distances that decide (Euclidean; dlib's "same person" is < 0.6)."""
+
+    name = "dlib's face recognition ResNet (128-D)"
+    threshold = 0.5  # a face joins a track closer than this
+    split_distance = 0.7  # a face linked by overlap but this far from its track is unlinked
+
+    def __call__(self, frame: np.ndarray, face: AlignedFace) -> np.ndarray:
+        return identity_descriptor(frame, face)
+
+    def load(self) -> None:
+        _identity_network().load()
+
+
 def identity_descriptor(frame: np.ndarray, face: AlignedFace) -> np.ndarray:
     """dlib's 128-D identity descriptor of one aligned face (its 5-point landmarks place the network's own 150 px
     chip). About 40 ms a face on one CPU core."""
@@ -109,7 +124,8 @@ class FaceTracker:
     """Links the faces of successive sampled frames into `FaceTrack`s (see the module docstring).
 
     Args:
-        identity: callable (frame, AlignedFace) -> descriptor; default dlib's face recognition ResNet.
+        identity: callable (frame, AlignedFace) -> descriptor; default `DlibIdentity()`. Its `threshold` and
+            `split_distance` attributes, when it has them, replace the two arguments below.
         min_overlap: box intersection over union that links a face to a recent track.
         overlap_gap: seconds a track stays linkable by overlap after it was last seen.
         identity_threshold: descriptor distance under which a face joins a track (dlib's "same person" is < 0.6;
@@ -125,23 +141,24 @@ class FaceTracker:
         min_overlap: float = 0.3,
         overlap_gap: float = 1.5,
         identity_threshold: float = 0.5,
-        identity_interval: float = 2.0,
+        identity_interval: float = 4.0,
         split_distance: float = 0.7,
         keep_descriptors: int = 8,
     ):
-        self.identity = identity or identity_descriptor
+        self.identity = identity if identity is not None else DlibIdentity()
         self.min_overlap, self.overlap_gap = min_overlap, overlap_gap
-        self.identity_threshold, self.identity_interval = identity_threshold, identity_interval
-        self.split_distance, self.keep_descriptors = split_distance, keep_descriptors
+        self.identity_threshold = getattr(self.identity, "threshold", identity_threshold)
+        self.split_distance = getattr(self.identity, "split_distance", split_distance)
+        self.identity_interval, self.keep_descriptors = identity_interval, keep_descriptors
         self.tracks: list[FaceTrack] = []
         self.descriptors_computed = 0
         self.cuts = 0
         self._thumbnail = None
 
     def load_models(self) -> "FaceTracker":
-        """Build dlib's identity network now rather than at the first face."""
-        if self.identity is identity_descriptor:
-            _identity_network().load()
+        """Build the identity network now rather than at the first face."""
+        if hasattr(self.identity, "load"):
+            self.identity.load()
         return self
 
     def update(self, time: float, frame: np.ndarray, faces: list[AlignedFace]) -> list[tuple[FaceTrack, AlignedFace]]:
@@ -213,4 +230,4 @@ class FaceTracker:
         return previous is not None and float(np.abs(thumbnail - previous).mean()) > 40.0
 
 
-__all__ = ["FaceTrack", "FaceTracker", "box_overlap", "identity_descriptor", "IDENTITY_MODEL"]
+__all__ = ["DlibIdentity", "FaceTrack", "FaceTracker", "box_overlap", "identity_descriptor", "IDENTITY_MODEL"]

@@ -77,8 +77,9 @@ class PersonsVideo:
         return None, ""
 
 
-def read_persons(processor, path, track_interval: float = 0.5, stretch: float = 2.0) -> PersonsVideo:
-    """Track every person of the video (or picture) at `path` with `processor`'s settings; see the module docstring."""
+def read_persons(processor, path, track_interval: float = 0.5, stretch: float = 2.0, identity=None) -> PersonsVideo:
+    """Track every person of the video (or picture) at `path` with `processor`'s settings; see the module docstring.
+    `identity`: the tracker's face-identity descriptor (default dlib's; see `FaceTracker`)."""
     path = str(path)
     try:
         info = video_info(path)
@@ -96,7 +97,7 @@ def read_persons(processor, path, track_interval: float = 0.5, stretch: float = 
         warnings.append("no audio stream: prediction from the faces only")
     duration = info["duration"]
     times = sample_times(duration, processor.num_frames)
-    aligner, tracker, motion = processor.aligner, FaceTracker().load_models(), MouthMotion()
+    aligner, tracker, motion = processor.aligner, FaceTracker(identity).load_models(), MouthMotion()
     events = stream_media(
         path,
         None,

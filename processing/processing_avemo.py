@@ -103,16 +103,17 @@ class AVEmoProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------------------------------- single clips
 
-    def process_video(self, path, persons: bool = False) -> ProcessedClip:
+    def process_video(self, path, persons: bool = False, identity=None) -> ProcessedClip:
         """Decode, align and read the audio of one video file (or a still image, as one frame without audio).
         Raises `MediaError` subclasses on bad files.
 
         With `persons=True`, every face is tracked and a `PersonsVideo` comes back instead: one `PersonClip` per
         person (their faces, and the audio of the stretches they speak in), largest screen time first; see
-        persons_avemo.py. `processor.batch(video.persons)` makes their model inputs."""
+        persons_avemo.py. `processor.batch(video.persons)` makes their model inputs. `identity` replaces dlib's
+        face-identity descriptor that joins a person's sightings (see face_tracking_avemo.FaceTracker)."""
         path = str(path)
         if persons:
-            return read_persons(self, path)
+            return read_persons(self, path, identity=identity)
         warnings = []
         faces, times, duration = [], [], 0.0
         if self.uses_visual:

@@ -76,29 +76,35 @@ def sample_times(duration: float, num_frames: int) -> list[float]:
     return [(index + 0.5) * duration / num_frames for index in range(num_frames)]
 
 
+def _video_stream(container, path) -> tuple:
+    """The first video stream of an open container with its start time, frame rate and duration (decoded once to
+    find it when the headers do not say; such files are rare and small). Raises `StillImageError` for a picture,
+    `NotAVideoError` without a video stream."""
+    import av
+
+    if container.format.name in _IMAGE_FORMATS:
+        raise StillImageError(f"{path}: not a video (a still image)")
+    if not container.streams.video:
+        raise NotAVideoError(f"{path}: not a video (no video stream)")
+    stream = container.streams.video[0]
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    fps = float(stream.average_rate) if stream.average_rate else None
+    duration = _duration(container, stream)
+    if not duration:
+        try:
+            duration = max(((frame.time or 0.0) - start for frame in container.decode(stream)), default=0.0)
+        except av.error.FFmpegError as error:
+            raise UnreadableMediaError(f"{path}: video stream cannot be decoded ({error.strerror or error})") from error
+        duration = duration + (1 / fps if fps else 0.0) or 1.0
+        container.seek(0)
+    return stream, start, fps, duration
+
+
 def video_info(path: str | PathLike) -> dict:
     """`duration` (s, found as `read_frames` finds it), `fps`, `size` (width, height) and `has_audio` of a video
     file. Raises `StillImageError` for a picture, `NotAVideoError` without a video stream."""
-    container = _open(path)
-    with container:
-        if container.format.name in _IMAGE_FORMATS:
-            raise StillImageError(f"{path}: not a video (a still image)")
-        if not container.streams.video:
-            raise NotAVideoError(f"{path}: not a video (no video stream)")
-        stream = container.streams.video[0]
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        fps = float(stream.average_rate) if stream.average_rate else None
-        duration = _duration(container, stream)
-        if not duration:
-            import av
-
-            try:
-                duration = max(((frame.time or 0.0) - start for frame in container.decode(stream)), default=0.0)
-            except av.error.FFmpegError as error:
-                raise UnreadableMediaError(
-                    f"{path}: video stream cannot be decoded ({error.strerror or error})"
-                ) from error
-            duration = duration + (1 / fps if fps else 0.0) or 1.0
+    with _open(path) as container:
+        stream, _, fps, duration = _video_stream(container, path)
         size = (stream.codec_context.width, stream.codec_context.height)
         return {"duration": duration, "fps": fps, "size": size, "has_audio": bool(container.streams.audio)}
 
@@ -113,20 +119,8 @@ def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray]
 
     container = _open(path)
     with container:
-        if container.format.name in _IMAGE_FORMATS:
-            raise StillImageError(f"{path}: not a video (a still image)")
-        if not container.streams.video:
-            raise NotAVideoError(f"{path}: not a video (no video stream)")
-        stream = container.streams.video[0]
+        stream, start, fps, duration = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        fps = float(stream.average_rate) if stream.average_rate else None
-        duration = _duration(container, stream)
-        if not duration:
-            # No length in the headers: decode once to find it (such files are rare and small).
-            duration = max(((frame.time or 0.0) - start for frame in container.decode(stream)), default=0.0)
-            duration = duration + (1 / fps if fps else 0.0) or 1.0
-            container.seek(0)
         frames, times = [], []
         try:
             for frame_time, frame in _frames_at(container, stream, start, sample_times(duration, num_frames), fps):

@@ -259,7 +259,7 @@ class EmotionSpace:
         from avemo.processing import NothingToPredictError
 
         predictor = self.predictor
-        video = predictor.processor.process_video(path, persons=True)
+        video = predictor.process(path, persons=True)
         try:
             result = predictor.predict_persons(video)
         except NothingToPredictError:

@@ -260,3 +260,35 @@ def test_space_shows_every_person_and_who_spoke(audio_visual, two_people):
     }
     assert "**speaks**" in line[speaker.id] and "heard by the model" in line[speaker.id]
     assert len(analysis.prediction["persons"]) == 2
+
+
+def test_the_ms1m_ir50_itself_tells_people_apart(shared_data, tmp_path):
+    """A model whose face CNN is face.evoLVe's MS-Celeb-1M IR50 as published follows people with its own vectors
+    (L2-normalised), not dlib's; after a training run, or for another face CNN, dlib's descriptor is used."""
+    import torch
+
+    from avemo.identity import FaceCNNIdentity, has_identity_face_cnn
+    from avemo.model_folder import init_model_folder
+    from modeling_avemo import AVEmoConfig
+
+    config = AVEmoConfig(**TINY)
+    ms1m = {"part": "face_encoder", "source": "backbone_ir50_ms1m_epoch120.pth", "trained_on": "face identities of "}
+    config.provenance["weights"].append({**ms1m, "trained_on": ms1m["trained_on"] + "MS-Celeb-1M (face.evoLVe IR_50)"})
+    assert has_identity_face_cnn(config)
+    assert not has_identity_face_cnn(AVEmoConfig(**{**TINY, "face_backbone": "mini_xception"}))
+    trained = AVEmoConfig(**TINY, provenance={**config.provenance, "training": [{"tool": "avemo train"}]})
+    assert not has_identity_face_cnn(trained)
+    folder = init_model_folder(tmp_path / "ir50", AVEmoConfig(**TINY))
+    saved = json.loads((folder / "config.json").read_text())  # as if `avemo init --ir50` had loaded the checkpoint
+    saved["provenance"]["weights"] = config.provenance["weights"]
+    (folder / "config.json").write_text(json.dumps(saved))
+    predictor = Predictor(folder, device="cpu")
+    assert isinstance(predictor.identity, FaceCNNIdentity)
+    frame = read_image(shared_data / "images" / "single_face.jpg")
+    [face] = predictor.processor.aligner.align_all(frame)
+    pixels = (torch.from_numpy(face.crop).permute(2, 0, 1).float() / 255 - 0.5) / 0.5  # the ArcFace recipe, by hand
+    with torch.no_grad():
+        vector = predictor.model.avemo.embed_faces(pixels[None].contiguous(memory_format=torch.channels_last))[0]
+    np.testing.assert_allclose(predictor.identity(frame, face), (vector / vector.norm()).numpy(), atol=1e-5)
+    result = predictor.predict_file(shared_data / "video" / "single_face.mp4", persons=True)
+    assert len(result.persons) == 1 and any("face.evoLVe IR50" in note for note in result.notes)
