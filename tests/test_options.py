@@ -110,6 +110,8 @@ FLAGS = {
         "--hop",
         "--faces-per-second",
         "--output-dir",
+        "--persons",
+        "--annotate",
     },
     "init": {
         "--output",
