@@ -6,6 +6,7 @@ Boxes come from the tracker's sightings (interpolated between sightings up to a 
 second); labels from the person's prediction (the whole clip) or, for a timeline, from the window around each frame.
 """
 
+import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
@@ -45,21 +46,34 @@ class Overlay:
         for row in rows:
             if row.person is not None:
                 by_person.setdefault(row.person, []).append(row)
-
-        def nearest(candidates, time):
-            around = [row for row in candidates if row.start <= time < row.end]
-            return min(around, key=lambda row: abs((row.start + row.end) / 2 - time), default=None)
+        people = {person: _Windows(own) for person, own in by_person.items()}
+        speakers = _Windows(row for row in rows if row.person is not None and row.speaking)
 
         def label_at(person, time):
-            row = nearest(by_person.get(person, []), time)
+            row = people[person].nearest(time) if person in people else None
             return (row.label, row.scores[row.label]) if row is not None and row.label else None
 
         def speaker_at(time):
-            speaking = [row for row in rows if row.person is not None and row.speaking]
-            row = nearest(speaking, time)
+            row = speakers.nearest(time)
             return row.person if row is not None else None
 
         return cls(tracks=tracks, label_at=label_at, speaker_at=speaker_at)
+
+
+class _Windows:
+    """Timeline rows sorted by start, to find the one around a time (asked for every frame) by bisection."""
+
+    def __init__(self, rows):
+        self.rows = sorted(rows, key=lambda row: row.start)
+        self.starts = [row.start for row in self.rows]
+        self.longest = max((row.end - row.start for row in self.rows), default=0.0)
+
+    def nearest(self, time: float):
+        """The row around `time` whose centre is nearest, or None: only rows starting within one window before
+        `time` can hold it."""
+        first = bisect.bisect_right(self.starts, time - self.longest)
+        around = [row for row in self.rows[first : bisect.bisect_right(self.starts, time)] if time < row.end]
+        return min(around, key=lambda row: abs((row.start + row.end) / 2 - time), default=None)
 
 
 def box_at(track, time: float):

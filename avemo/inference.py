@@ -244,13 +244,12 @@ class Predictor:
                 clip = futures[index].result()
                 if index + workers + 1 < len(paths):  # keep the pool `workers` files ahead, never all of them
                     futures.append(pool.submit(prepare, paths[index + workers + 1]))
-                if isinstance(clip, Exception):
-                    yield path, clip
-                    continue
-                try:
-                    yield path, self.predict_processed(clip)
-                except NothingToPredictError as error:  # persons: no usable face, and no audio
-                    yield path, error
+                if not isinstance(clip, Exception):
+                    try:
+                        clip = self.predict_processed(clip)
+                    except NothingToPredictError as error:  # persons: no usable face, and no audio
+                        clip = error
+                yield path, clip
 
 
 def predict(

@@ -135,7 +135,7 @@ class TimelineBuilder:
         if probabilities is None:
             scores = {label: float("nan") for label in labels}
             return cls(round(start, 3), round(end, 3), "", scores, frames_sampled, 0, False, warnings, **extra)
-        scores = {label: round(float(p), 6) for label, p in zip(labels, probabilities)}
+        scores = self.predictor._scores(probabilities)
         label = labels[int(probabilities.argmax())]
         return cls(round(start, 3), round(end, 3), label, scores, frames_sampled, faces, audio_used, warnings, **extra)
 
@@ -162,19 +162,15 @@ class TimelineBuilder:
         when its speech is theirs; one with person None when nobody is in it."""
         from avemo.processing.speaker_attribution_avemo import attribute_stretch
 
+        processor = self.predictor.processor
         people = sorted({face.person for face in faces})
-        heard = (
-            waveform
-            if waveform is not None and not self.predictor.processor.feature_extractor.is_silent(waveform)
-            else None
-        )
-        stretch = attribute_stretch(
-            motion, heard, self.predictor.processor.feature_extractor.sampling_rate, start, end, offset=start
-        )
+        silent = waveform is None or processor.feature_extractor.is_silent(waveform)
+        heard = None if silent else waveform  # who speaks, whatever the model uses
+        stretch = attribute_stretch(motion, heard, processor.feature_extractor.sampling_rate, start, end, offset=start)
         if not people:
             row = self._classify(start, end, [], frames_sampled, waveform)
             return [PersonWindow(**row.to_dict(), person=None, speaking=False)]
-        audio = self._usable_audio(waveform)
+        audio = heard if processor.uses_audio else None  # as _usable_audio, without checking the silence again
         specs = []
         for person in people:
             own = [face for face in faces if face.person == person]
@@ -220,7 +216,6 @@ class _TimelineRun:
 
         self.builder, self.embedder, self.progress = builder, embedder, progress
         processor = builder.predictor.processor
-        self.processor = processor
         self.uses_visual, self.uses_audio = processor.uses_visual, processor.uses_audio
         self.persons = builder.persons and self.uses_visual
         self.rate = processor.feature_extractor.sampling_rate
@@ -487,11 +482,13 @@ class _ReadAhead:
         if self.tracker is None:
             face = self.aligner.align(frame) if self.aligner is not None else None
             return [] if face is None else [(None, face.crop)]
+        from avemo.processing.persons_avemo import face_side
+
         faces = self.aligner.align_all(frame, thorough=kind == "frame")
         pairs = self.tracker.update(time, frame, faces)
         if kind != "frame":
             return None
-        return [(track.id, face.crop if _side(face) >= self.min_face else None) for track, face in pairs]
+        return [(track.id, face.crop if face_side(face) >= self.min_face else None) for track, face in pairs]
 
     def starved(self) -> bool:
         """Nothing read is waiting, and more is to come: the caller would wait for the reading thread."""
@@ -540,11 +537,6 @@ class _ReadAhead:
         finally:
             self.stop.set()
             thread.join(timeout=10)
-
-
-def _side(face) -> int:
-    left, top, right, bottom = face.box
-    return min(right - left, bottom - top) + 1
 
 
 def _min_face(processor) -> int:

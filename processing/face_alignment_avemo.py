@@ -296,8 +296,6 @@ class FaceAligner:
         if thorough and self.upsample_fallback:
             name, attempt = rest.pop(0)
             found += [(rect, name) for rect in attempt() if not any(_overlaps(rect, kept) for kept, _ in found)]
-        elif self.upsample_fallback and found:
-            rest.pop(0)
         for name, attempt in rest:
             if found:
                 break

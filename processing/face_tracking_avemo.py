@@ -58,7 +58,7 @@ class DlibIdentity:
 
 def identity_descriptor(frame: np.ndarray, face: AlignedFace) -> np.ndarray:
     """dlib's 128-D identity descriptor of one aligned face (its 5-point landmarks place the network's own 150 px
-    chip). About 40 ms a face on one CPU core."""
+    chip). About 70 ms a face on one core of the 2-core development machine."""
     if face.shape is None:
         raise ValueError("the face has no dlib landmark object: align it with FaceAligner.align/align_all")
     return np.asarray(_identity_network()(frame, face.shape), dtype=np.float32)
@@ -105,14 +105,6 @@ class FaceTrack:
         width, height = np.median(boxes[:, 2] - boxes[:, 0] + 1), np.median(boxes[:, 3] - boxes[:, 1] + 1)
         return int(round(x)), int(round(y)), int(round(width)), int(round(height))
 
-    def box_at(self, time: float, hold: float) -> tuple | None:
-        """The box of the sighting nearest to `time` within `hold` seconds, or None."""
-        if not self.times:
-            return None
-        index = int(np.searchsorted(self.times, time))
-        best = min((i for i in (index - 1, index) if 0 <= i < len(self.times)), key=lambda i: abs(self.times[i] - time))
-        return self.boxes[best] if abs(self.times[best] - time) <= hold else None
-
     def distance(self, descriptor: np.ndarray) -> float:
         """Smallest Euclidean distance from `descriptor` to this track's descriptors (inf without any)."""
         if not self.descriptors:
@@ -151,8 +143,6 @@ class FaceTracker:
         self.split_distance = getattr(self.identity, "split_distance", split_distance)
         self.identity_interval, self.keep_descriptors = identity_interval, keep_descriptors
         self.tracks: list[FaceTrack] = []
-        self.descriptors_computed = 0
-        self.cuts = 0
         self._thumbnail = None
 
     def load_models(self) -> "FaceTracker":
@@ -163,9 +153,11 @@ class FaceTracker:
 
     def update(self, time: float, frame: np.ndarray, faces: list[AlignedFace]) -> list[tuple[FaceTrack, AlignedFace]]:
         """Link the faces of the frame at `time` (seconds, increasing) to tracks; returns (track, face) pairs."""
-        cut = self._scene_cut(frame)
-        self.cuts += int(cut)
-        recent = [] if cut else [track for track in self.tracks if time - track.last_seen <= self.overlap_gap]
+        recent = (
+            []
+            if self._scene_cut(frame)
+            else [track for track in self.tracks if time - track.last_seen <= self.overlap_gap]
+        )
         pairs = sorted(
             (
                 (box_overlap(track.last_box, face.box), track_index, face_index)
@@ -183,7 +175,7 @@ class FaceTracker:
                 continue
             track, face = recent[track_index], faces[face_index]
             if time - track.described_at >= self.identity_interval:
-                descriptor = self._describe(frame, face)
+                descriptor = self.identity(frame, face)
                 if track.distance(descriptor) > self.split_distance:
                     continue  # not the same person after all: matched by identity below
                 self._remember(track, descriptor, time)
@@ -193,7 +185,7 @@ class FaceTracker:
         for face_index, face in enumerate(faces):
             if face_index in linked:
                 continue
-            descriptor = self._describe(frame, face)
+            descriptor = self.identity(frame, face)
             candidates = [track for track in self.tracks if id(track) not in in_frame]
             nearest = min(candidates, key=lambda track: track.distance(descriptor), default=None)
             if nearest is None or nearest.distance(descriptor) >= self.identity_threshold:
@@ -210,10 +202,6 @@ class FaceTracker:
             track.landmarks = np.asarray(face.landmarks, dtype=np.float64)
             result.append((track, face))
         return result
-
-    def _describe(self, frame, face) -> np.ndarray:
-        self.descriptors_computed += 1
-        return self.identity(frame, face)
 
     def _remember(self, track: FaceTrack, descriptor: np.ndarray, time: float) -> None:
         track.descriptors = (track.descriptors + [descriptor])[-self.keep_descriptors :]

@@ -5,7 +5,7 @@ One pass over the file, in order (`stream_media`):
 - at the processor's `num_frames` sample times (the frames `process_video` would take) every face is found
   (`FaceAligner.align_all`, HOG with and without up-sampling) and cut: these crops are what the model reads;
 - between them, every `track_interval` seconds, faces are found again (HOG without up-sampling) only to follow them;
-- every frame (at most 30 a second) gives each visible face's mouth and eye grey levels (speaker_attribution_avemo).
+- every frame (at most 30 a second) gives each visible face's mouth grey levels (speaker_attribution_avemo).
 The tracker (face_tracking_avemo) links all these sightings into people. The audio is then cut into 2 s stretches,
 each given to the person who speaks in it (or to nobody), and each person's clip gets:
 - the faces of the sample frames they were seen in, except faces smaller than `min_face_size` pixels (a quarter of
@@ -60,10 +60,6 @@ class PersonsVideo:
     stretches: list[SpeechStretch] = field(default_factory=list)
     tracks: list[FaceTrack] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # about the video as a whole
-
-    @property
-    def speech_seconds(self) -> float:
-        return round(sum(stretch.speech_seconds for stretch in self.stretches), 3)
 
     def main_person(self) -> tuple[PersonClip | None, str]:
         """Whom a single answer describes: the main speaker, else the person on screen longest (predictable people
@@ -197,8 +193,14 @@ def min_face_size(recipe) -> int:
     return max(24, recipe.size // 4)
 
 
+def face_side(face) -> int:
+    """The shorter side of a face's detector box, in pixels (what `min_face_size` is compared with)."""
+    left, top, right, bottom = face.box
+    return min(right - left, bottom - top) + 1
+
+
 def _big_faces(faces, min_face: int) -> list:
-    return [face for face in faces if min(face.box[2] - face.box[0], face.box[3] - face.box[1]) + 1 >= min_face]
+    return [face for face in faces if face_side(face) >= min_face]
 
 
 def _still_image(processor, path: str) -> PersonsVideo:
@@ -213,4 +215,4 @@ def _still_image(processor, path: str) -> PersonsVideo:
     return PersonsVideo(path, persons, [0.0], 0.0, None, [], tracks, warnings)
 
 
-__all__ = ["PersonClip", "PersonsVideo", "read_persons", "min_face_size"]
+__all__ = ["PersonClip", "PersonsVideo", "read_persons", "min_face_size", "face_side"]

@@ -164,11 +164,12 @@ def attribute_stretch(
         return SpeechStretch(start, end, 0.0, None, "silent")
     energy = log_energy(waveform, rate, times, offset=offset)
     speech = speech_mask(energy)
-    speech_seconds = round(float(speech.sum()) * motion.frame_interval(), 3)
+    interval = motion.frame_interval()
+    speech_seconds = round(float(speech.sum()) * interval, 3)
     if speech_seconds < min_speech:
         return SpeechStretch(start, end, 0.0, None, "silent")
     index = {round(t, 4): i for i, t in enumerate(times)}
-    shift = int(round(max_shift_seconds / motion.frame_interval()))
+    shift = int(round(max_shift_seconds / interval))
     on_screen, evidence = [], {}
     for track_id, samples in motion.samples.items():
         picked = [(index[round(t, 4)], grid) for t, grid in samples if round(t, 4) in index]
