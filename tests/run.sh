@@ -32,7 +32,7 @@ transformers_version() {
 # The stamp also names the installed transformers: its tests/ folder must be of the same version.
 if [ "${AVEMO_TEST_FRESH:-0}" != 1 ] && [ -f "$venv/.avemo-stamp" ] \
     && [ "$(cat "$venv/.avemo-stamp")" = "$stamp transformers==$(transformers_version)" ] \
-    && [ -f "$venv/transformers-tests/tests/test_modeling_common.py" ]; then
+    && [ -f "$venv/transformers-tests/tests/__init__.py" ]; then
     echo "tests/run.sh: reusing $venv (its installs are unchanged); reinstalling avemo only" >&2
     venv="$(cd "$venv" && pwd)"
     "$venv/bin/pip" install --quiet --no-deps --force-reinstall .
@@ -55,6 +55,8 @@ else
         echo "tests/run.sh: the transformers $transformers sdist has no tests/test_modeling_common.py" >&2
         exit 1
     fi
+    # The sdist leaves out the repository's empty tests/__init__.py, which test_configuration_common.py reads.
+    : > "$venv/transformers-tests/tests/__init__.py"
     # written last: an interrupted install is rebuilt next time
     echo "$stamp transformers==$transformers" > "$venv/.avemo-stamp"
 fi
