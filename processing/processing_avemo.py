@@ -12,10 +12,18 @@ keeps an all-zero `audio_mask` / `frame_mask`, which the model handles (see mode
 
 `process_video` / `process_frames` return a `ProcessedClip` with what the model inputs hide: which frames were
 used, the face boxes, landmarks and crops, and warnings.
+
+A call takes transformers' processor kwargs (`AVEmoProcessorKwargs`), flat or per modality:
+
+    processor(videos=paths, num_frames=16)                              # 16 frames per clip for this call
+    processor(frames=clips, audio=waveforms, sampling_rate=44100, videos_kwargs={"do_sample_frames": True})
 """
+
+from typing import is_typeddict
 
 import numpy as np
 from transformers import BatchFeature, ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, Unpack
 from transformers.utils import logging
 
 from .clip_avemo import NothingToPredictError, ProcessedClip
@@ -29,6 +37,30 @@ logger = logging.get_logger(__name__)
 
 # Copied from modeling_avemo.configuration_avemo.MODALITIES
 MODALITIES = ("audio_visual", "visual", "audio")
+
+# The transformers video and audio kwargs a call honours; their other kwargs (resizing, normalising, padding, ...)
+# are what the face recipe and the feature extractor do here.
+HONOURED_KWARGS = {
+    "videos_kwargs": ("do_sample_frames", "num_frames", "return_tensors"),
+    "audio_kwargs": ("sampling_rate", "return_tensors"),
+}
+
+
+class AVEmoProcessorKwargs(ProcessingKwargs, total=False):
+    """transformers' processor kwargs (`processing_utils.ProcessingKwargs`), given flat, per modality
+    (`videos_kwargs={...}`, `audio_kwargs={...}`) or as `common_kwargs`. `AVEmoProcessor.__call__` honours:
+
+    - `return_tensors`: `"pt"` (the default) or `"np"`;
+    - `num_frames`: frames sampled per clip in this call (else the processor's `num_frames`);
+    - `do_sample_frames`: sample `num_frames` frames at the centres of equal segments (the default for video files,
+      and for decoded `frames=` when `num_frames` is given), or keep every frame (`False`; the default for `frames=`);
+    - `sampling_rate`: the rate of the `audio=` waveforms (required with them).
+
+    transformers' other video and audio kwargs (resizing, normalising, padding, truncation, ...) are refused with an
+    error naming them: the face recipe and the feature extractor decide those here. `text_kwargs` and `images_kwargs`
+    are accepted and ignored, as transformers' own processors do for a modality they have no sub-processor for (so
+    that one call can serve several processors).
+    """
 
 
 class AVEmoProcessor(ProcessorMixin):
@@ -48,6 +80,8 @@ class AVEmoProcessor(ProcessorMixin):
         face_size (`int`, *optional*): the recipe at another crop side. With `face_margin`, `face_mean` or
             `face_std` (avemo 0.1's settings, read from old folders): a dlib-chip recipe of those values.
     """
+
+    valid_processor_kwargs = AVEmoProcessorKwargs
 
     def __init__(
         self,
@@ -103,9 +137,12 @@ class AVEmoProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------------------------------- single clips
 
-    def process_video(self, path, persons: bool = False, identity=None) -> ProcessedClip:
+    def process_video(
+        self, path, persons: bool = False, identity=None, num_frames: int | None = None, do_sample_frames: bool = True
+    ) -> ProcessedClip:
         """Decode, align and read the audio of one video file (or a still image, as one frame without audio).
-        Raises `MediaError` subclasses on bad files.
+        Raises `MediaError` subclasses on bad files. `num_frames` frames are sampled (the processor's by default), or
+        every frame with `do_sample_frames=False`.
 
         With `persons=True`, every face is tracked and a `PersonsVideo` comes back instead: one `PersonClip` per
         person (their faces, and the audio of the stretches they speak in), largest screen time first; see
@@ -113,12 +150,14 @@ class AVEmoProcessor(ProcessorMixin):
         face-identity descriptor that joins a person's sightings (see face_tracking_avemo.FaceTracker)."""
         path = str(path)
         if persons:
+            if num_frames is not None or not do_sample_frames:
+                raise ValueError("num_frames and do_sample_frames do not apply with persons=True")
             return read_persons(self, path, identity=identity)
         warnings = []
         faces, times, duration = [], [], 0.0
         if self.uses_visual:
             try:
-                frames, times, info = read_frames(path, self.num_frames)
+                frames, times, info = read_frames(path, (num_frames or self.num_frames) if do_sample_frames else None)
             except StillImageError:
                 return self._finish(self._still_image(path))
             duration = info["duration"]
@@ -138,22 +177,31 @@ class AVEmoProcessor(ProcessorMixin):
         return ProcessedClip(path, faces, [0.0], None, 0.0, warnings)
 
     def process_frames(
-        self, frames, audio=None, sampling_rate: int | None = None, source: str = "frames"
+        self,
+        frames,
+        audio=None,
+        sampling_rate: int | None = None,
+        source: str = "frames",
+        num_frames: int | None = None,
+        do_sample_frames: bool = False,
     ) -> ProcessedClip:
-        """Align in-memory RGB frames ((height, width, 3) uint8, or floats in [0, 1]) and take a mono waveform."""
+        """Align in-memory RGB frames ((height, width, 3) uint8, or floats in [0, 1]) and take a mono waveform. Every
+        frame is used, or with `do_sample_frames=True` `num_frames` of them (the processor's by default) at the
+        centres of equal segments, as video files are sampled."""
         warnings = []
         faces = []
         frames = list(frames) if frames is not None else []
+        indices = list(range(len(frames)))
+        if do_sample_frames:
+            indices = segment_centres(len(frames), num_frames or self.num_frames)
         if self.uses_visual:
-            faces = self.aligner.align_frames(
-                [as_rgb_uint8(frame, f"{source}, frame {i}") for i, frame in enumerate(frames)]
-            )
+            faces = self.aligner.align_frames([as_rgb_uint8(frames[i], f"{source}, frame {i}") for i in indices])
         waveform = None
         if self.uses_audio and audio is not None:
             waveform = _resampled(audio, sampling_rate, self.feature_extractor, source)
         elif self.uses_audio:
             warnings.append("no audio given: prediction from the faces only")
-        times = [float(index) for index in range(len(frames))]
+        times = [float(index) for index in indices]
         return self._finish(ProcessedClip(source, faces, times, waveform, 0.0, warnings))
 
     def _finish(self, clip: ProcessedClip) -> ProcessedClip:
@@ -191,40 +239,87 @@ class AVEmoProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------------------------------- batching
 
-    def __call__(
-        self,
-        videos=None,
-        frames=None,
-        audio=None,
-        sampling_rate: int | None = None,
-        return_tensors: str | None = "pt",
-        **kwargs,
-    ) -> BatchFeature:
+    def __call__(self, videos=None, frames=None, audio=None, **kwargs: Unpack[AVEmoProcessorKwargs]) -> BatchFeature:
         """Model inputs for a batch of clips.
 
         Args:
             videos: a path or a list of paths to video files.
             frames: for in-memory clips, a list (one per clip) of RGB frames; with `audio`, a list of mono
                 waveforms (or None for a clip without audio) at `sampling_rate`.
-            return_tensors: "pt" (default) or "np".
+            kwargs: transformers' processor kwargs (`AVEmoProcessorKwargs`): `return_tensors` ("pt", the default, or
+                "np"), `num_frames`, `do_sample_frames`, `sampling_rate`.
         """
-        if kwargs:
-            raise TypeError(f"unexpected arguments: {', '.join(kwargs)}")
+        options = self._call_options(kwargs)
         if videos is not None and (frames is not None or audio is not None):
             raise ValueError("pass either videos=... or frames=/audio=..., not both")
+        num_frames, do_sample_frames = options["num_frames"], options["do_sample_frames"]
         if videos is not None:
             videos = [videos] if isinstance(videos, (str, bytes)) or hasattr(videos, "__fspath__") else list(videos)
-            clips = [self.process_video(path) for path in videos]
+            sample = True if do_sample_frames is None else do_sample_frames
+            clips = [self.process_video(path, num_frames=num_frames, do_sample_frames=sample) for path in videos]
         elif frames is not None or audio is not None:
-            clips = self._clips_from_arrays(frames, audio, sampling_rate)
+            sample = num_frames is not None if do_sample_frames is None else do_sample_frames
+            clips = self._clips_from_arrays(frames, audio, options["sampling_rate"], num_frames, sample)
         else:
             raise ValueError("nothing to process: pass videos=[paths] or frames=[...] and/or audio=[...]")
         for clip in clips:
             for warning in clip.warnings:
                 logger.warning(f"{clip.source}: {warning}")
-        return self.batch(clips, return_tensors=return_tensors)
+        return self.batch(clips, return_tensors=options["return_tensors"])
 
-    def _clips_from_arrays(self, frames, audio, sampling_rate):
+    def _call_options(self, kwargs: dict) -> dict:
+        """`return_tensors`, `num_frames`, `do_sample_frames` and `sampling_rate` (None where not given) from a call's
+        transformers processor kwargs, merged by transformers' `_merge_kwargs`. Names it does not know, and video or
+        audio kwargs this processor does not honour, are errors naming them (`_merge_kwargs` would only warn)."""
+        known = {"common_kwargs"}
+        for name, annotation in self.valid_processor_kwargs.__annotations__.items():
+            known.add(name)
+            if is_typeddict(annotation):
+                known.update(annotation.__annotations__)
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(
+                f"AVEmoProcessor got unexpected keyword argument(s) {', '.join(unknown)}; it takes videos=, frames=, "
+                "audio= and transformers' processor kwargs (see AVEmoProcessorKwargs)"
+            )
+        merged = self._merge_kwargs(self.valid_processor_kwargs, **kwargs)
+        refused = sorted(
+            {
+                key
+                for modality, honoured in HONOURED_KWARGS.items()
+                for key, value in merged[modality].items()
+                if key not in honoured and value is not None
+            }
+        )
+        if refused:
+            allowed = sorted({key for honoured in HONOURED_KWARGS.values() for key in honoured})
+            raise ValueError(
+                f"AVEmoProcessor does not take {', '.join(refused)}: its face recipe and feature extractor decide how "
+                f"faces and audio are prepared; of transformers' video and audio kwargs it takes {', '.join(allowed)}"
+            )
+        videos_kwargs, audio_kwargs = merged["videos_kwargs"], merged["audio_kwargs"]
+        return_tensors = {modality.get("return_tensors") for modality in (videos_kwargs, audio_kwargs)} - {None}
+        if len(return_tensors) > 1:
+            raise ValueError(f"return_tensors differs between videos_kwargs and audio_kwargs: {sorted(return_tensors)}")
+        num_frames, do_sample_frames = videos_kwargs.get("num_frames"), videos_kwargs.get("do_sample_frames")
+        if num_frames is not None and (
+            isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1
+        ):
+            raise ValueError(f"num_frames={num_frames!r} is not valid; allowed values: an integer >= 1")
+        if do_sample_frames not in (None, True, False):
+            raise ValueError(f"do_sample_frames={do_sample_frames!r} is not valid; allowed values: True, False")
+        if num_frames is not None and do_sample_frames is False:
+            raise ValueError(
+                f"num_frames={num_frames} samples frames but do_sample_frames=False keeps every frame: pass one of them"
+            )
+        return {
+            "return_tensors": next(iter(return_tensors), None),
+            "num_frames": num_frames,
+            "do_sample_frames": do_sample_frames,
+            "sampling_rate": audio_kwargs.get("sampling_rate"),
+        }
+
+    def _clips_from_arrays(self, frames, audio, sampling_rate, num_frames=None, do_sample_frames=False):
         if frames is not None and audio is not None and len(frames) != len(audio):
             raise ValueError(f"frames and audio must hold the same number of clips; got {len(frames)} and {len(audio)}")
         count = len(frames) if frames is not None else len(audio)
@@ -234,6 +329,8 @@ class AVEmoProcessor(ProcessorMixin):
                 audio[index] if audio is not None else None,
                 sampling_rate,
                 source=f"clip {index}",
+                num_frames=num_frames,
+                do_sample_frames=do_sample_frames,
             )
             for index in range(count)
         ]
@@ -350,6 +447,15 @@ class AVEmoProcessor(ProcessorMixin):
             self.feature_extractor(waveforms, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt")
         )
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        try:
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        finally:
+            # transformers sets `auto_map` on a remote-code processor to write it into processor_config.json, and
+            # leaves it there: the saved processor would then differ from one loaded from that folder (which has
+            # none), and a save would change what the processor is.
+            self.__dict__.pop("auto_map", None)
+
     @property
     def model_input_names(self):
         names = []
@@ -358,6 +464,14 @@ class AVEmoProcessor(ProcessorMixin):
         if self.uses_audio:
             names += ["input_features", "audio_mask"]
         return names
+
+
+def segment_centres(count: int, num_frames: int) -> list[int]:
+    """Indices of the frames at the centres of `num_frames` equal segments of `count` frames (each frame once when
+    there are no more than `num_frames`), as `read_frames` samples a video file."""
+    if count <= num_frames:
+        return list(range(count))
+    return [int((index + 0.5) * count / num_frames) for index in range(num_frames)]
 
 
 def luma(pixels):
@@ -403,4 +517,4 @@ def _resampled(audio, sampling_rate, feature_extractor, source) -> np.ndarray:
 
 AVEmoProcessor.register_for_auto_class("AutoProcessor")
 
-__all__ = ["AVEmoProcessor", "ProcessedClip", "NothingToPredictError"]
+__all__ = ["AVEmoProcessor", "AVEmoProcessorKwargs", "ProcessedClip", "NothingToPredictError"]

@@ -109,8 +109,9 @@ def video_info(path: str | PathLike) -> dict:
         return {"duration": duration, "fps": fps, "size": size, "has_audio": bool(container.streams.audio)}
 
 
-def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray], list[float], dict]:
-    """`num_frames` RGB frames spread evenly over the clip (fewer if the clip has fewer frames).
+def read_frames(path: str | PathLike, num_frames: int | None) -> tuple[list[np.ndarray], list[float], dict]:
+    """`num_frames` RGB frames spread evenly over the clip (fewer if the clip has fewer frames); every frame, in
+    order, with `num_frames=None`.
 
     Returns the frames, their times in seconds from the start of the clip, and a dict with `duration`, `fps`
     and `size` (width, height).
@@ -123,7 +124,12 @@ def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray]
         stream.thread_type = "AUTO"
         frames, times = [], []
         try:
-            for frame_time, frame in _frames_at(container, stream, start, sample_times(duration, num_frames), fps):
+            decoded = (
+                _every_frame(container, stream, start)
+                if num_frames is None
+                else _frames_at(container, stream, start, sample_times(duration, num_frames), fps)
+            )
+            for frame_time, frame in decoded:
                 frames.append(frame.to_ndarray(format="rgb24"))
                 times.append(round(frame_time, 4))
         except av.error.FFmpegError as error:
@@ -135,6 +141,13 @@ def read_frames(path: str | PathLike, num_frames: int) -> tuple[list[np.ndarray]
         raise UnreadableMediaError(f"{path}: the video stream holds no decodable frame")
     height, width = frames[0].shape[:2]
     return frames, times, {"duration": duration, "fps": fps, "size": (width, height)}
+
+
+def _every_frame(container, stream, start: float):
+    """Yield (time, frame) for every frame of the stream, in decoding order."""
+    for frame in container.decode(stream):
+        if frame.time is not None:
+            yield frame.time - start, frame
 
 
 def _frames_at(container, stream, start: float, targets: list[float], fps: float | None):

@@ -282,6 +282,51 @@ def test_frames_and_audio_input_equals_video_input(video_dir, processor, single_
     assert difference.mean() < 0.05 and difference[:, :, :100].max() < 0.5
 
 
+def test_processor_takes_transformers_processing_kwargs(video_dir, processor, single_face_media):
+    """num_frames, do_sample_frames, return_tensors and sampling_rate as transformers' processors take them: flat, per
+    modality or common; text_kwargs and images_kwargs are accepted and ignored."""
+    path = video_dir / "single_face.mp4"
+    three = processor(videos=path, num_frames=3)
+    assert three["pixel_values"].shape[1] == 3 and processor.num_frames == 8  # for this call only
+    nested = processor(
+        videos=path,
+        videos_kwargs={"num_frames": 3},
+        common_kwargs={"return_tensors": "np"},
+        text_kwargs={"padding": True},
+        images_kwargs={"do_resize": False},
+    )
+    assert isinstance(nested["pixel_values"], np.ndarray)
+    np.testing.assert_array_equal(nested["pixel_values"], three["pixel_values"].numpy())
+    every_frame = single_face_media[0]
+    assert processor.process_video(path, do_sample_frames=False).frames_sampled == len(every_frame)
+
+    # Decoded frames are all used unless sampling is asked for, as a file is sampled: segment centres.
+    frames, audio = read_frames(path, 8)[0], read_audio(path, 16000)
+    clip = processor.process_frames(frames, do_sample_frames=True, num_frames=3)
+    assert clip.frame_times == [1.0, 4.0, 6.0]
+    all_frames = processor(frames=[frames], audio=[audio], audio_kwargs={"sampling_rate": 16000})
+    sampled = processor(frames=[frames], audio=[audio], sampling_rate=16000, num_frames=3)
+    assert all_frames["pixel_values"].shape[1] == 8 and sampled["pixel_values"].shape[1] == 3
+    assert torch.equal(sampled["pixel_values"][0], all_frames["pixel_values"][0, [1, 4, 6]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"num_frame": 3}, TypeError, r"unexpected keyword argument\(s\) num_frame;"),
+        ({"fps": 2}, ValueError, "does not take fps:"),
+        ({"padding": "max_length"}, ValueError, "does not take padding:"),
+        ({"videos_kwargs": {"do_resize": False, "size": 224}}, ValueError, "does not take do_resize, size:"),
+        ({"num_frames": 0}, ValueError, "num_frames=0 is not valid"),
+        ({"num_frames": 3, "do_sample_frames": False}, ValueError, "pass one of them"),
+        ({"videos_kwargs": {"return_tensors": "np"}, "audio_kwargs": {"return_tensors": "pt"}}, ValueError, "differs"),
+    ],
+)
+def test_processing_kwargs_it_cannot_honour_are_named(kwargs, error, message, video_dir, processor):
+    with pytest.raises(error, match=message):
+        processor(videos=video_dir / "single_face.mp4", **kwargs)
+
+
 def test_processor_errors_are_typed(video_dir, processor, tmp_path, shared_data):
     with pytest.raises(ValueError, match="either videos"):
         processor(videos=["a.mp4"], frames=[[]])

@@ -17,11 +17,15 @@ import unittest
 from pathlib import Path
 from unittest.mock import patch
 
+import numpy as np
 import pytest
 import torch
 from transformers.models.auto.modeling_auto import MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES, MODEL_MAPPING_NAMES
 
+from avemo.processing import AVEmoFeatureExtractor, AVEmoProcessor, read_audio, read_frames
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel
+
+from conftest import SHARED_DATA
 
 STAND_INS = Path(__file__).resolve().parent / "transformers_stand_ins"
 
@@ -209,3 +213,144 @@ class AVEmoModelTest(ModelTesterMixin, unittest.TestCase):
 
     def test_for_video_classification(self):
         self.model_tester.create_and_check_for_video_classification(*self.model_tester.prepare_config_and_inputs())
+
+
+class AVEmoFeatureExtractionTester:
+    """Sequences of `feature_size` vectors of growing lengths, the inputs of SequenceFeatureExtractor's `pad` that
+    SequenceFeatureExtractionTestMixin checks."""
+
+    def __init__(self, parent, batch_size=4, min_seq_length=40, max_seq_length=200, num_mel_bins=64):
+        self.parent = parent
+        self.batch_size = batch_size
+        self.min_seq_length = min_seq_length
+        self.max_seq_length = max_seq_length
+        self.seq_length_diff = (max_seq_length - min_seq_length) // (batch_size - 1)
+        self.feature_size = num_mel_bins  # the extractor's feature_size is its mel band count
+        self.num_mel_bins = num_mel_bins
+
+    def prepare_feat_extract_dict(self):
+        return {
+            "num_mel_bins": self.num_mel_bins,
+            "sampling_rate": 8000,
+            "n_fft": 512,
+            "win_length": 320,
+            "hop_length": 80,
+            "f_max": 4000.0,
+            "normalize": "none",
+            "padding_value": 0.0,
+        }
+
+    def prepare_inputs_for_common(self, equal_length=False, numpify=False):
+        rng = np.random.default_rng(0)
+        lengths = (
+            [self.max_seq_length] * self.batch_size
+            if equal_length
+            else range(self.min_seq_length, self.max_seq_length, self.seq_length_diff)
+        )
+        inputs = [rng.random((length, self.feature_size), dtype=np.float32) for length in lengths]
+        return inputs if numpify else [x.tolist() for x in inputs]
+
+
+class AVEmoFeatureExtractionTest(SequenceFeatureExtractionTestMixin, unittest.TestCase):
+    feature_extraction_class = AVEmoFeatureExtractor
+
+    def setUp(self):
+        self.feat_extract_tester = AVEmoFeatureExtractionTester(self)
+
+    def test_call_batched_equals_one_by_one(self):
+        # avemo's own padding (in __call__, with audio_mask): a clip's features do not depend on its batch.
+        extractor = self.feature_extraction_class(**self.feat_extract_dict)
+        rng = np.random.default_rng(1)
+        waveforms = [rng.normal(size=length).astype(np.float32) * 0.1 for length in (8000, 5000, 12000)]
+        batch = extractor(waveforms, sampling_rate=8000, return_tensors="np")
+        for index, waveform in enumerate(waveforms):
+            alone = extractor(waveform, sampling_rate=8000, return_tensors="np")
+            frames = int(alone["audio_mask"].sum())
+            self.assertEqual(int(batch["audio_mask"][index].sum()), frames)
+            np.testing.assert_allclose(
+                batch["input_features"][index, ..., :frames], alone["input_features"][0, ..., :frames], atol=1e-4
+            )
+
+
+class AVEmoProcessorTest(ProcessorTesterMixin, unittest.TestCase):
+    processor_class = AVEmoProcessor
+    videos_input_name = "pixel_values"
+
+    @classmethod
+    def _setup_feature_extractor(cls):
+        return AVEmoFeatureExtractor(num_mel_bins=64)
+
+    @staticmethod
+    def prepare_processor_dict():
+        return {"num_frames": 4, "detection_max_side": 320, "modalities": "audio_visual"}
+
+    def clip_inputs(self):
+        """A video file with a face and sound, and the same clip decoded: three frames and its waveform."""
+        video = SHARED_DATA / "video" / "single_face.mp4"
+        frames = read_frames(video, 3)[0]
+        waveform = read_audio(video, 16000)
+        return video, frames, waveform
+
+    # AVEmoProcessor takes a video file (videos=) or decoded frames with their waveform (frames=, audio= and the
+    # required sampling_rate=), where the shipped tests pass decoded frames as videos= together with audio= and no
+    # rate: the overrides below make the same checks with the inputs it takes.
+
+    def test_model_input_names(self):
+        video, frames, waveform = self.clip_inputs()
+        for modalities in ("audio_visual", "visual", "audio"):
+            processor = self.processor_class(self.get_component("feature_extractor"), modalities=modalities)
+            for inputs in (
+                processor(videos=video),
+                processor(frames=[frames], audio=[waveform], sampling_rate=16000, do_sample_frames=False),
+            ):
+                self.assertSetEqual(set(inputs.keys()), set(processor.model_input_names))
+
+    def test_flat_kwarg_applied_when_modality_dict_lacks_it(self):
+        # return_tensors="np" (not the default "pt"), so that a dropped flat kwarg shows.
+        _, frames, waveform = self.clip_inputs()
+        processor = self.get_processor()
+        inputs = processor(
+            frames=[frames],
+            audio=[waveform],
+            sampling_rate=16000,
+            videos_kwargs={"do_sample_frames": False},
+            audio_kwargs={},
+            text_kwargs={},
+            return_tensors="np",
+        )
+        self.assertSetEqual(set(inputs.keys()), set(processor.model_input_names))
+        for key, value in inputs.items():
+            self.assertIsInstance(value, np.ndarray, msg=key)
+
+    def test_subprocessor_defaults_3_audio(self):
+        # The shipped test calls the processor without sampling_rate, which AVEmoProcessor refuses for waveforms (a
+        # wrong rate gives silently wrong features); the test catches that error and then compares nothing.
+        waveforms = self.prepare_audio_inputs(batch_size=2)
+        processor = self.get_processor()
+        feature_extractor = self.get_component("feature_extractor")
+        expected = feature_extractor(waveforms, sampling_rate=16000, return_tensors="pt")
+        inputs = processor(audio=waveforms, sampling_rate=16000, return_tensors="pt")
+        for key in expected:
+            torch.testing.assert_close(inputs[key], expected[key])
+
+    def test_save_load_pretrained_additional_features(self):
+        # The shipped test checks the kwargs of tokenizers, image and video processors only: here a processor setting
+        # and a feature extractor setting given to from_pretrained.
+        processor = self.processor_class.from_pretrained(self.tmpdirname, num_frames=3, hop_length=320)
+        self.assertEqual(processor.num_frames, 3)
+        self.assertEqual(processor.feature_extractor.hop_length, 320)
+
+    def test_init_arguments_not_in_processor_kwargs(self):
+        # num_frames is a saved setting (an __init__ argument) that a call may change, the case the shipped test's
+        # docstring grants image and video processors; no other __init__ argument may be a call kwarg.
+        init_arguments = self._get_explicit_arguments(self.processor_class.__init__)
+        self.assertSetEqual(init_arguments & self._get_valid_processor_kwargs_names(), {"num_frames"})
+
+    def test_init_arguments_not_in_class_attributes(self):
+        # face_size is an __init__ argument and a read-only property reading the saved recipe, not a second default:
+        # an __init__ argument may only meet such a property on the class.
+        init_arguments = self._get_explicit_arguments(self.processor_class.__init__)
+        for name in init_arguments:
+            if hasattr(self.processor_class, name):
+                attribute = getattr(self.processor_class, name)
+                self.assertTrue(isinstance(attribute, property) and attribute.fset is None, msg=name)
