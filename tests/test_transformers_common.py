@@ -8,6 +8,7 @@ stand-ins for them (each says what it replaces). A test that does not apply to a
 its reason; an override checks what the shipped test checks, in the form avemo's structure takes.
 """
 
+import dataclasses
 import importlib
 import importlib.machinery
 import importlib.util
@@ -20,6 +21,8 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 import torch
+from parameterized import parameterized
+from transformers import PreTrainedConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES, MODEL_MAPPING_NAMES
 
 from avemo.processing import AVEmoFeatureExtractor, AVEmoProcessor, read_audio, read_frames
@@ -152,13 +155,28 @@ class AVEmoModelTester:
     def create_and_check_model(self, config, pixel_values, frame_mask, input_features, audio_mask):
         model = AVEmoModel(config).eval()
         with torch.no_grad():
-            outputs = model(pixel_values, frame_mask, input_features, audio_mask)
-        batch = self.batch_size
+            outputs = model(
+                pixel_values, frame_mask, input_features, audio_mask, output_hidden_states=True, output_attentions=True
+            )
+        batch, heads, cells = self.batch_size, self.num_attention_heads, self.audio_map_size[0] * self.audio_map_size[1]
         self.parent.assertEqual(outputs.fused_embeds.shape, (batch, config.fused_size))
         self.parent.assertEqual(outputs.visual_embeds.shape, (batch, config.visual_output_size))
         self.parent.assertEqual(outputs.audio_embeds.shape, (batch, config.audio_output_size))
         self.parent.assertEqual(outputs.visual_attentions.shape, (batch, self.frames))
         self.parent.assertEqual(outputs.audio_attentions.shape, (batch, *self.audio_map_size))
+        # The common tests check the first hidden state and attention map only: faces, audio map, fused vector.
+        self.parent.assertEqual(
+            [tuple(hidden.shape) for hidden in outputs.hidden_states],
+            [
+                (batch, self.frames, config.face_embedding_size),
+                (batch, config.audio_channels[-1], *self.audio_map_size),
+                (batch, config.fused_size),
+            ],
+        )
+        self.parent.assertEqual(
+            [tuple(attention.shape) for attention in outputs.attentions],
+            [(batch, heads, self.frames, self.frames), (batch, heads, cells, cells)],
+        )
 
     def create_and_check_for_video_classification(
         self, config, pixel_values, frame_mask, input_features, audio_mask, labels
@@ -174,6 +192,8 @@ class AVEmoModelTest(ModelTesterMixin, unittest.TestCase):
     all_model_classes = (AVEmoModel, AVEmoForVideoClassification)
     # No token embeddings to resize.
     test_resize_embeddings = False
+    # transformers runs this check only for models whose configuration file has a copyright year from 2023 on.
+    test_can_init_all_missing_weights_before_2023 = True
 
     @classmethod
     def setUpClass(cls):
@@ -213,6 +233,159 @@ class AVEmoModelTest(ModelTesterMixin, unittest.TestCase):
 
     def test_for_video_classification(self):
         self.model_tester.create_and_check_for_video_classification(*self.model_tester.prepare_config_and_inputs())
+
+    # Common tests of things AVEmo does not have. Those below would otherwise pass without checking anything, or
+    # report a skip only inside a subtest.
+
+    @unittest.skip(reason="AVEmo has no input or output embeddings: face crops and log-mel images go to CNNs")
+    def test_model_get_set_embeddings(self):
+        pass
+
+    @unittest.skip(reason="AVEmo keeps no cache (it does not generate)")
+    def test_bc_cache_name_forward(self):
+        pass
+
+    @unittest.skip(reason="AVEmo sets no _keys_to_ignore_on_save")
+    def test_save_load_keys_to_ignore_on_save(self):
+        pass
+
+    @unittest.skip(reason="AVEmo ties no weights (it has no word embeddings)")
+    def test_tied_weights_keys(self):
+        pass
+
+    @unittest.skip(reason="AVEmo ties no weights (it has no word embeddings)")
+    def test_tied_weights_are_sharded_together(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no chunked feed-forward layer: config.chunk_size_feed_forward is not read")
+    def test_feed_forward_chunking(self):
+        pass
+
+    @unittest.skip(reason="AVEmo keeps no module in float32 (no _keep_in_fp32_modules)")
+    def test_keep_in_fp32_modules(self):
+        pass
+
+    @unittest.skip(reason="AVEmo keeps no module in float32 (no _keep_in_fp32_modules)")
+    def test_keep_in_fp32_modules_exist(self):
+        pass
+
+    @unittest.skip(reason="AVEmo keeps no module in float32 (no _keep_in_fp32_modules_strict)")
+    def test_keep_in_fp32_modules_strict_also_hardcode_fp32(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no checkpoint conversion mapping: its weights load under their own names")
+    def test_reverse_loading_mapping(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no checkpoint conversion mapping: its weights load under their own names")
+    def test_can_load_from_already_mapped_keys(self):
+        pass
+
+    @unittest.skip(reason="AVEmo returns hidden_states and attentions itself, not through transformers' output capture")
+    def test_capture_outputs_decorator(self):
+        pass
+
+    @unittest.skip(reason="AVEmo returns hidden_states and attentions itself, not through transformers' output capture")
+    def test_format_of_can_record_outputs(self):
+        pass
+
+    @unittest.skip(reason="AVEmo returns hidden_states and attentions itself, not through transformers' output capture")
+    def test_can_capture_specific_layers_hidden_states(self):
+        pass
+
+    @unittest.skip(reason="checks generative models only; test_base_model_prefix_loads_base_weights checks AVEmo's")
+    def test_model_base_model_prefix(self):
+        pass
+
+    @unittest.skip(
+        reason="checks generative vision-language models only (their image_outputs); AVEmo does not generate"
+    )
+    def test_multimodal_outputs_are_returned(self):
+        pass
+
+    @unittest.skip(reason="checks sequence classifiers only; test_can_load_ignoring_mismatched_shapes checks AVEmo's")
+    def test_load_with_mismatched_shapes(self):
+        pass
+
+    @unittest.skip(reason="checks sequence and image classifiers only; AVEmo's head is single-label cross-entropy")
+    def test_problem_types(self):
+        pass
+
+    # AVEmo's per-modality vectors are AVEmoModelOutput.visual_embeds and audio_embeds, not get_*_features methods.
+
+    @parameterized.expand([True, False, None])
+    @unittest.skip(reason="AVEmo has no get_text_features (it takes no text)")
+    def test_get_text_features_output(self, return_dict):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_text_features (it takes no text)")
+    def test_get_text_features_hidden_states(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_text_features (it takes no text)")
+    def test_get_text_features_attentions(self):
+        pass
+
+    @parameterized.expand([True, False, None])
+    @unittest.skip(reason="AVEmo has no get_image_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_image_features_output(self, return_dict):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_image_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_image_features_pooler_output(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_image_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_image_features_hidden_states(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_image_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_image_features_attentions(self):
+        pass
+
+    @parameterized.expand([True, False, None])
+    @unittest.skip(reason="AVEmo has no get_audio_features (its audio vector is AVEmoModelOutput.audio_embeds)")
+    def test_get_audio_features_output(self, return_dict):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_audio_features (its audio vector is AVEmoModelOutput.audio_embeds)")
+    def test_get_audio_features_hidden_states(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_audio_features (its audio vector is AVEmoModelOutput.audio_embeds)")
+    def test_get_audio_features_attentions(self):
+        pass
+
+    @parameterized.expand([True, False, None])
+    @unittest.skip(reason="AVEmo has no get_video_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_video_features_output(self, return_dict):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_video_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_video_features_pooler_output(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_video_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_video_features_hidden_states(self):
+        pass
+
+    @unittest.skip(reason="AVEmo has no get_video_features (its face vectors are AVEmoModelOutput.visual_embeds)")
+    def test_get_video_features_attentions(self):
+        pass
+
+
+def test_config_common_kwargs_stand_in_covers_every_common_argument():
+    """ConfigTester's check_config_arguments_init reads config_common_kwargs, which the sdist lacks: its stand-in must
+    name every common PreTrainedConfig argument, each at a value other than its default, for the check to check."""
+    config_common_kwargs = importlib.import_module(
+        "transformers_tests.utils.test_configuration_utils"
+    ).config_common_kwargs
+    # Set by transformers itself, or not a model's choice to make.
+    unset = {"transformers_version", "is_encoder_decoder"}
+    arguments = {field.name for field in dataclasses.fields(PreTrainedConfig)} - unset | {"output_attentions"}
+    assert set(config_common_kwargs) == arguments
+    defaults = PreTrainedConfig()
+    assert [name for name, value in config_common_kwargs.items() if getattr(defaults, name) == value] == []
 
 
 class AVEmoFeatureExtractionTester:
