@@ -112,7 +112,7 @@ class AVEmoModelTester:
         self.num_hidden_layers = 2
         # Face embeddings, the AlexNet feature map, the fused vector.
         self.expected_num_hidden_layers = 3
-        # The AlexNet map of audio_frames columns: 4x stride, then three 3/2 max-pools (64 mel bands -> one row).
+        # AlexNet's map (stride-4 convolution, three 3/2 max-pools): 64 mel bands give one row, 100 frames two columns.
         self.audio_map_size = (1, 2)
 
     def get_config(self):
