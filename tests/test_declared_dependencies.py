@@ -12,6 +12,7 @@ The Space runs everything, so its requirements.txt must name every one of them, 
 """
 
 import json
+import shlex
 import textwrap
 
 import pytest
@@ -57,6 +58,12 @@ def test_every_remote_import_is_on_the_card_or_behind_an_error_naming_it(exporte
         f"imported by the remote code, but neither in the card's install line ({' '.join(card)}) nor behind an "
         "error that names the pip package:\n" + "\n".join(problems)
     )
+
+
+def test_the_readme_quotes_the_cards_line():
+    lines = (REPO_ROOT / "README.md").read_text().splitlines()
+    quoted = [shlex.split(line)[2:] for line in lines if line.startswith('pip install "transformers')]
+    assert quoted == [template_install_arguments()]
 
 
 def test_the_space_installs_every_module_the_remote_code_imports(exported):
