@@ -63,6 +63,9 @@ class TrainOptions:
         4, "batches summed per optimizer step (a larger effective batch in the same memory)"
     )
     mixed_precision: str = option("no", "autocast precision on a GPU", choices=("no", "bf16", "fp16"))
+    gradient_checkpointing: bool = option(
+        False, "recompute the CNNs' activations in the backward pass: about 3x less activation memory, slower steps"
+    )
     freeze_face: bool = option(False, "do not train the face CNN")
     freeze_audio: bool = option(False, "do not train the audio CNN")
     class_weights: bool = option(False, "inverse-frequency class weights in the loss")
@@ -219,6 +222,7 @@ def training_arguments(options, output_dir: Path):
         gradient_accumulation_steps=options.gradient_accumulation_steps,
         bf16=options.mixed_precision == "bf16",
         fp16=options.mixed_precision == "fp16",
+        gradient_checkpointing=options.gradient_checkpointing,
         logging_steps=options.logging_steps,
         eval_strategy="epoch",
         save_strategy="epoch",

@@ -5,7 +5,12 @@ Rows like the feature cache holds (16 aligned 112x112 faces, 3 s of 16 kHz audio
 batch), then forward, backward and an AdamW step. Prints training clips/s, the share of step time spent waiting
 for data, and, on a CUDA device, bf16 autocast against fp32 measured in the same run.
 
+Each precision runs twice, without and with activation checkpointing (`model.activation_checkpointing_enable()`):
+the rows give the activations the autograd graph keeps for the backward pass (counted tensor by tensor, exact on
+any device) and, on a CUDA device, the peak memory allocated, and the lines below the ratios.
+
     python bench/train_step.py [--steps 5] [--batch-size 4] [--device cpu|cuda] [--workers 0] [--preset NAME]
+                               [--checkpointing both|off|on]
 
 `--preset image-stage` measures `avemo train-faces` instead: the default IR50 as a faces-only classifier, one
 face per example (clips/s are then images/s).
@@ -45,29 +50,44 @@ class CachedRows(torch.utils.data.Dataset):
 
 
 def run(model, loader, steps, device, dtype):
+    """Train `steps` timed steps (after one warm-up). Returns clips/s, the share of time waiting for data, the most
+    bytes of activations one step kept for its backward pass, and the peak CUDA memory allocated (None on a CPU)."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
     waiting = computing = 0.0
     clips = 0
+    kept_most = 0
     iterator = iter(loader)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     for step in range(steps + 1):  # step 0 warms up
         start = time.perf_counter()
         batch = next(iterator)
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
         fetched = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            loss = model(**batch).loss
+        kept = 0
+
+        def count(tensor):
+            nonlocal kept
+            kept += tensor.numel() * tensor.element_size()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(count, lambda tensor: tensor):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+                loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize()
         done = time.perf_counter()
+        kept_most = max(kept_most, kept)
         if step:
             waiting += fetched - start
             computing += done - fetched
             clips += batch["labels"].shape[0]
-    return clips / (waiting + computing), waiting / (waiting + computing)
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    return clips / (waiting + computing), waiting / (waiting + computing), kept_most, peak
 
 
 def main():
@@ -78,6 +98,9 @@ def main():
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument(
         "--preset", default="paper", choices=("paper", "fer2013-audio-visual", "fer2013-faces", "image-stage")
+    )
+    parser.add_argument(
+        "--checkpointing", default="both", choices=("both", "off", "on"), help="activation checkpointing runs"
     )
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -108,17 +131,37 @@ def main():
         + (", 3 s audio" if config.uses_audio else "")
     )
     print(f"batch {args.batch_size}, {args.steps} timed steps, {args.workers} DataLoader workers\n")
-    print("| precision | train clips/s | data wait share |")
-    print("| --- | --- | --- |")
+    print("| precision | checkpointing | train clips/s | data wait share | activations kept | peak GPU memory |")
+    print("| --- | --- | --- | --- | --- | --- |")
     results = {}
     dtypes = [torch.float32] + ([torch.bfloat16] if device.type == "cuda" else [])
+    modes = {"both": (False, True), "off": (False,), "on": (True,)}[args.checkpointing]
     for dtype in dtypes:
-        throughput, share = run(model, loader_cycle(loader), args.steps, device, dtype)
-        results[dtype] = throughput
-        label = "fp32" if dtype == torch.float32 else "bf16 autocast"
-        print(f"| {label} | {throughput:.2f} | {share:.0%} |")
-    if torch.bfloat16 in results:
-        print(f"\nbf16 vs fp32: {results[torch.bfloat16] / results[torch.float32]:.2f}x clips/s")
+        for checkpointing in modes:
+            if checkpointing:
+                model.activation_checkpointing_enable()
+            else:
+                model.activation_checkpointing_disable()
+            results[dtype, checkpointing] = run(model, loader_cycle(loader), args.steps, device, dtype)
+            throughput, share, kept, peak = results[dtype, checkpointing]
+            label = "fp32" if dtype == torch.float32 else "bf16 autocast"
+            memory = f"{peak / 2**20:.0f} MB" if peak is not None else "n/a (CPU)"
+            mode = "on" if checkpointing else "off"
+            print(f"| {label} | {mode} | {throughput:.2f} | {share:.0%} | {kept / 2**20:.0f} MB | {memory} |")
+    print()
+    for dtype in dtypes:
+        label = "fp32" if dtype == torch.float32 else "bf16"
+        if (dtype, False) in results and (dtype, True) in results:
+            plain, checkpointed = results[dtype, False], results[dtype, True]
+            line = (
+                f"{label}, checkpointing: {plain[2] / 2**20:.0f} -> {checkpointed[2] / 2**20:.0f} MB of activations "
+                f"kept ({plain[2] / checkpointed[2]:.1f}x less), {checkpointed[0] / plain[0]:.2f}x the clips/s"
+            )
+            if plain[3] is not None:
+                line += f"; peak GPU memory {plain[3] / 2**20:.0f} -> {checkpointed[3] / 2**20:.0f} MB"
+            print(line)
+    if (torch.bfloat16, False) in results:
+        print(f"bf16 vs fp32: {results[torch.bfloat16, False][0] / results[torch.float32, False][0]:.2f}x clips/s")
 
 
 def loader_cycle(loader):

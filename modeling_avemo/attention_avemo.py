@@ -5,14 +5,16 @@ the pooled vector and the weights (batch, n) it gave each entry. Masked entries 
 weights of a clip sum to one over its real entries, and a clip without any real entry pools to a zero vector with
 all-zero weights (never NaN); the model then substitutes its learned "missing modality" vector.
 
+With `output_attentions=True` a third value comes back: the pooling's attention map (batch, heads, n, n), the
+probabilities of transformer-attention's self-attention layer, or None for the poolings that have none.
+
 Each pooling is registered under its config name (registry_avemo.py declares the names) and built by
 `from_config(dim, config)`.
 """
 
-import math
-
 import torch
 from torch import nn
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .registry_avemo import POOLINGS
 
@@ -33,6 +35,11 @@ def weighted_sum(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bn,bnd->bd", weights, features)
 
 
+def _pooled(pooled, weights, output_attentions: bool, attention_map=None) -> tuple:
+    """(pooled, weights), with the attention map (or None) appended when it was asked for."""
+    return (pooled, weights, attention_map) if output_attentions else (pooled, weights)
+
+
 @POOLINGS.register("mean")
 class MeanPooling(nn.Module):
     """Plain average of the real entries: the no-attention baseline."""
@@ -41,9 +48,9 @@ class MeanPooling(nn.Module):
     def from_config(cls, dim: int, config) -> "MeanPooling":
         return cls()
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
         weights = normalize_weights(torch.ones_like(features[..., 0]), mask)
-        return weighted_sum(features, weights), weights
+        return _pooled(weighted_sum(features, weights), weights, output_attentions)
 
 
 @POOLINGS.register("log_mean_exp")
@@ -59,7 +66,7 @@ class LogMeanExpPooling(nn.Module):
     def from_config(cls, dim: int, config) -> "LogMeanExpPooling":
         return cls()
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
         weights = normalize_weights(torch.ones_like(features[..., 0]), mask)
         count = mask.sum(dim=-1, keepdim=True).clamp_min(1).to(features.dtype)
         # A clip without any real entry reads all its entries here (so that neither pass sees -inf - -inf) and
@@ -67,7 +74,7 @@ class LogMeanExpPooling(nn.Module):
         present = mask.any(dim=-1, keepdim=True)
         masked = features.masked_fill(~(mask | ~present)[..., None], float("-inf"))
         pooled = torch.logsumexp(masked, dim=1) - count.log()
-        return torch.where(present, pooled, torch.zeros_like(pooled)), weights
+        return _pooled(torch.where(present, pooled, torch.zeros_like(pooled)), weights, output_attentions)
 
 
 @POOLINGS.register("self")
@@ -86,10 +93,10 @@ class SelfAttentionPooling(nn.Module):
     def from_config(cls, dim: int, config) -> "SelfAttentionPooling":
         return cls(dim, config.attention_dropout)
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
         alphas = self.alpha(self.dropout(features)).squeeze(-1)
         weights = normalize_weights(alphas, mask)
-        return weighted_sum(features, weights), weights
+        return _pooled(weighted_sum(features, weights), weights, output_attentions)
 
 
 @POOLINGS.register("relation")
@@ -107,13 +114,24 @@ class RelationAttentionPooling(nn.Module):
     def from_config(cls, dim: int, config) -> "RelationAttentionPooling":
         return cls(dim, config.attention_dropout)
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
         alphas = self.alpha(self.dropout(features)).squeeze(-1)
         global_feature = weighted_sum(features, normalize_weights(alphas, mask))
         relation = torch.cat([features, global_feature[:, None, :].expand_as(features)], dim=-1)
         betas = self.beta(self.dropout(relation)).squeeze(-1)
         weights = normalize_weights(alphas * betas, mask)
-        return weighted_sum(relation, weights), weights
+        return _pooled(weighted_sum(relation, weights), weights, output_attentions)
+
+
+def eager_attention(module, query, key, value, attention_mask, scaling: float, dropout: float = 0.0, **kwargs):
+    """Scaled dot-product attention written out (the `"eager"` implementation): query, key and value are
+    (batch, heads, n, head_size), `attention_mask` is boolean (batch, 1, 1, n), True on the keys that may be attended.
+    Returns the context (batch, n, heads, head_size) and the probabilities (batch, heads, n, n), in the layout of
+    transformers' attention functions."""
+    scores = query @ key.transpose(-1, -2) * scaling
+    probabilities = masked_softmax(scores, attention_mask)
+    probabilities = nn.functional.dropout(probabilities, p=dropout, training=module.training)
+    return (probabilities @ value).transpose(1, 2), probabilities
 
 
 @POOLINGS.register("transformer")
@@ -124,12 +142,21 @@ class TransformerAttentionPooling(nn.Module):
     2. One scaled dot-product self-attention layer over the set (real entries only), residual + LayerNorm:
        h_i = LayerNorm(g_i + MHA(g)_i), so each h_i encodes how f_i relates to the other vectors.
     3. Attention pooling of the original vectors: w_i = softmax_i(u . h_i), output sum w_i f_i (width unchanged).
+
+    Step 2 runs through transformers' attention functions, chosen by the config's `attn_implementation`: `"sdpa"`
+    (torch's `scaled_dot_product_attention`, the default) or `"eager"` (written out, `eager_attention`); both give
+    the same numbers. The probabilities themselves (`output_attentions=True`) only exist in the eager form, so such a
+    call runs eager whatever the setting.
     """
 
-    def __init__(self, dim: int, attention_size: int, num_heads: int, dropout: float):
+    is_causal = False  # read by transformers' attention functions: every entry may attend to every other
+
+    def __init__(self, dim: int, attention_size: int, num_heads: int, dropout: float, config=None):
         super().__init__()
+        self.config = config  # None (a stand-alone module) means eager attention
         self.num_heads = num_heads
         self.head_size = attention_size // num_heads
+        self.scaling = self.head_size**-0.5
         self.dropout = nn.Dropout(dropout)
         self.projection = nn.Linear(dim, attention_size)
         self.query = nn.Linear(attention_size, attention_size)
@@ -141,24 +168,35 @@ class TransformerAttentionPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "TransformerAttentionPooling":
-        return cls(dim, config.transformer_attention_size, config.transformer_attention_heads, config.attention_dropout)
+        return cls(
+            dim,
+            config.transformer_attention_size,
+            config.transformer_attention_heads,
+            config.attention_dropout,
+            config=config,
+        )
 
     def _split_heads(self, hidden_states: torch.Tensor) -> torch.Tensor:
         batch, length, _ = hidden_states.shape
         return hidden_states.view(batch, length, self.num_heads, self.head_size).transpose(1, 2)
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _attention_function(self, output_attentions: bool):
+        implementation = getattr(self.config, "_attn_implementation", None) or "eager"
+        if output_attentions or implementation == "eager":
+            return eager_attention
+        return ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
         projected = self.projection(self.dropout(features))
         query, key, value = (self._split_heads(layer(projected)) for layer in (self.query, self.key, self.value))
         # A clip with no real entry attends to everything (its result is discarded below) so that softmax never
         # sees an all-masked row, which would put NaN into the forward and backward passes.
-        key_mask = mask | ~mask.any(dim=-1, keepdim=True)
-        scores = query @ key.transpose(-1, -2) / math.sqrt(self.head_size)
-        probabilities = masked_softmax(scores, key_mask[:, None, None, :])
-        context = (probabilities @ value).transpose(1, 2).flatten(2)
-        hidden_states = self.layer_norm(projected + self.output(context))
+        key_mask = (mask | ~mask.any(dim=-1, keepdim=True))[:, None, None, :]
+        attention = self._attention_function(output_attentions)
+        context, probabilities = attention(self, query, key, value, key_mask, scaling=self.scaling, dropout=0.0)
+        hidden_states = self.layer_norm(projected + self.output(context.flatten(2)))
         weights = masked_softmax(self.score(hidden_states).squeeze(-1), mask)
-        return weighted_sum(features, weights), weights
+        return _pooled(weighted_sum(features, weights), weights, output_attentions, probabilities)
 
 
 @POOLINGS.register("fcn")
@@ -175,10 +213,10 @@ class FCNAttentionPooling(nn.Module):
     def from_config(cls, dim: int, config) -> "FCNAttentionPooling":
         return cls(dim, config.audio_attention_hidden_size, config.audio_attention_lambda)
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
         energies = self.context(torch.tanh(self.hidden(features))).squeeze(-1)
         weights = masked_softmax(self.temperature * energies, mask)
-        return weighted_sum(features, weights), weights
+        return _pooled(weighted_sum(features, weights), weights, output_attentions)
 
 
 def build_pooling(kind: str, dim: int, config) -> nn.Module:

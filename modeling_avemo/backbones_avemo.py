@@ -12,10 +12,16 @@ Module and parameter names follow the published code so that published checkpoin
 
 The face CNNs and the audio CNN are registered under their config names (registry_avemo.py declares the names) and
 built by `from_config(config)`.
+
+Activation checkpointing (`model.gradient_checkpointing_enable()`) recomputes each `GradientCheckpointingLayer` in
+the backward pass instead of keeping its activations: IR50's and ResNet-18's residual units, the mini-Xception's
+modules, VGG-Face's conv stages and AlexNet's stages (a convolution with what follows it up to the next one). The
+stages of VGG-Face and AlexNet hold no parameters of their own, so that the published names stay as they are.
 """
 
 import torch
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .registry_avemo import AUDIO_ENCODERS, FACE_ENCODERS
 
@@ -47,7 +53,7 @@ class Subsample(nn.Module):
         return hidden_states if self.stride == 1 else hidden_states[:, :, :: self.stride, :: self.stride]
 
 
-class BottleneckIR(nn.Module):
+class BottleneckIR(GradientCheckpointingLayer):
     """face.evoLVe `bottleneck_IR`: BN, conv3x3, PReLU, conv3x3 (stride), BN, plus a shortcut."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int):
@@ -116,7 +122,7 @@ class IR50(nn.Module):
         return self.output_layer(self.body(self.input_layer(pixel_values)))
 
 
-class BasicBlock(nn.Module):
+class BasicBlock(GradientCheckpointingLayer):
     """torchvision's ResNet BasicBlock, same attribute names."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int):
@@ -198,7 +204,7 @@ class SeparableConv2d(nn.Module):
         return self.pointwise(self.depthwise(hidden_states))
 
 
-class XceptionBlock(nn.Module):
+class XceptionBlock(GradientCheckpointingLayer):
     """mini-Xception residual module: two separable convolutions and a same-padded max-pool, plus a strided 1x1
     convolution shortcut."""
 
@@ -280,19 +286,21 @@ class VGGFace(nn.Module):
         super().__init__()
         depths = list(stage_depths) + [stage_depths[-1]]
         widths = list(stage_widths) + [stage_widths[-1]]
-        self.layer_names = []
+        self.stage_layer_names = []  # conv names per stage, in order
         channels = in_channels
         for stage, (depth, width) in enumerate(zip(depths, widths), start=1):
+            names = []
             for unit in range(1, depth + 1):
                 name = f"conv{stage}_{unit}"
                 setattr(self, name, nn.Conv2d(channels, width, 3, padding=1))
-                self.layer_names.append(name)
+                names.append(name)
                 channels = width
+            self.stage_layer_names.append(names)
+        self.stages = nn.ModuleList(VGGStage() for _ in depths)
         side = face_size // 32
         self.fc6 = nn.Linear(channels * side * side, embedding_size)
         self.fc7 = nn.Linear(embedding_size, embedding_size)
         self.dropout = nn.Dropout(dropout)
-        self.stage_ends = {f"conv{stage}_{depth}" for stage, depth in enumerate(depths, start=1)}
 
     @classmethod
     def from_config(cls, config) -> "VGGFace":
@@ -307,12 +315,20 @@ class VGGFace(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         hidden_states = pixel_values
-        for name in self.layer_names:
-            hidden_states = nn.functional.relu(getattr(self, name)(hidden_states))
-            if name in self.stage_ends:
-                hidden_states = nn.functional.max_pool2d(hidden_states, 2, 2)
+        for stage, names in zip(self.stages, self.stage_layer_names):
+            hidden_states = stage(hidden_states, convolutions=[getattr(self, name) for name in names])
         hidden_states = self.dropout(nn.functional.relu(self.fc6(hidden_states.flatten(1))))
         return nn.functional.relu(self.fc7(hidden_states))
+
+
+class VGGStage(GradientCheckpointingLayer):
+    """One VGG stage: its 3x3 convolutions, each followed by a ReLU, then a 2x2 max-pool. The convolutions belong to
+    `VGGFace` (under their published names) and are passed in."""
+
+    def forward(self, hidden_states: torch.Tensor, convolutions) -> torch.Tensor:
+        for convolution in convolutions:
+            hidden_states = nn.functional.relu(convolution(hidden_states))
+        return nn.functional.max_pool2d(hidden_states, 2, 2)
 
 
 def conv_output_length(length: torch.Tensor, layer: nn.Module) -> torch.Tensor:
@@ -349,6 +365,19 @@ class AlexNetFeatures(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, 2),
         )
+        # One stage per convolution, up to the next one: the unit activation checkpointing recomputes.
+        starts = [index for index, layer in enumerate(self.features) if isinstance(layer, nn.Conv2d)]
+        self.stage_slices = [slice(start, end) for start, end in zip(starts, starts[1:] + [len(self.features)])]
+        self.stages = nn.ModuleList(MaskedStage() for _ in self.stage_slices)
+
+    @property
+    def time_stride(self) -> int:
+        """Spectrogram frames per map column: this many more frames make the map exactly one column wider."""
+        stride = 1
+        for layer in self.features:
+            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+                stride *= layer.stride[-1] if isinstance(layer.stride, tuple) else layer.stride
+        return stride
 
     @classmethod
     def from_config(cls, config) -> "AlexNetFeatures":
@@ -357,7 +386,17 @@ class AlexNetFeatures(nn.Module):
     def forward(self, input_features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the map (batch, channels, height, width) and the number of valid columns per clip."""
         hidden_states = input_features
-        for layer in self.features:
+        for stage, layers in zip(self.stages, self.stage_slices):
+            hidden_states, lengths = stage(hidden_states, lengths, layers=self.features[layers])
+        return hidden_states, lengths
+
+
+class MaskedStage(GradientCheckpointingLayer):
+    """Some of AlexNet's layers (they belong to `AlexNetFeatures.features`, under torchvision's names, and are passed
+    in), with the columns past each clip's length zeroed after every convolution and pooling."""
+
+    def forward(self, hidden_states: torch.Tensor, lengths: torch.Tensor, layers) -> tuple[torch.Tensor, torch.Tensor]:
+        for layer in layers:
             hidden_states = layer(hidden_states)
             if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
                 lengths = conv_output_length(lengths, layer)

@@ -10,6 +10,12 @@ audio track) has nothing to pool for that modality. Its pooled vector is replace
 the prediction, then varies only with the modality that is present. The placeholders are trained whenever a
 training batch holds such clips.
 
+Compiling and exporting. Eagerly, the face CNN only sees the frames that hold a face (a boolean gather, whose
+size depends on the data). Under `torch.compile`, `torch.export` and the ONNX exporter every frame goes through it
+and the mask zeroes the rest: the same numbers, and a graph without data-dependent shapes. The one exception is
+training with the face CNN's BatchNorms in training mode, whose batch statistics must not see padded frames: a
+compiled training step then keeps the gather (one graph break; `fullgraph=True` refuses it).
+
 This file is saved next to the weights as remote code: it imports only torch, transformers and its flat siblings.
 """
 
@@ -20,6 +26,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
+from transformers.utils.import_utils import is_torchdynamo_compiling
 
 from .attention_avemo import build_pooling
 from .backbones_avemo import build_audio_encoder, build_face_encoder
@@ -53,6 +60,18 @@ class AVEmoModelOutput(ModelOutput):
         Whether the clip had at least one face frame.
     audio_present (`torch.BoolTensor` of shape `(batch_size,)`, *optional*):
         Whether the clip had audio.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
+        What each stage made, in order, for the modalities the model uses:
+        - the face CNN's vector of each frame, `(batch_size, frames, config.face_embedding_size)` (zeros on frames
+          without a face; the vectors given as `frame_embeds` when those were passed);
+        - the audio CNN's map, `(batch_size, audio channels, map_height, map_width)` (rows: mel bands, columns: time;
+          columns past a clip's length are zero);
+        - the fused vector, `(batch_size, config.fused_size)` (the same tensor as `fused_embeds`).
+    attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        The self-attention probabilities of each transformer-attention pooling, faces first, then audio, each
+        `(batch_size, config.transformer_attention_heads, n, n)` with n the frames or the map's cells (row-major). A
+        modality pooled otherwise has no such map and adds nothing; its pooling weights are `visual_attentions` /
+        `audio_attentions`, returned always.
     """
 
     fused_embeds: torch.FloatTensor | None = None
@@ -62,6 +81,8 @@ class AVEmoModelOutput(ModelOutput):
     audio_attentions: torch.FloatTensor | None = None
     visual_present: torch.BoolTensor | None = None
     audio_present: torch.BoolTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -69,13 +90,15 @@ class AVEmoForVideoClassificationOutput(ModelOutput):
     """
     loss (`torch.FloatTensor` of shape `()`, *optional*): cross-entropy, when `labels` are given.
     logits (`torch.FloatTensor` of shape `(batch_size, config.num_labels)`): unnormalised class scores.
-    visual_attentions, audio_attentions: as in [`AVEmoModelOutput`].
+    visual_attentions, audio_attentions, hidden_states, attentions: as in [`AVEmoModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     visual_attentions: torch.FloatTensor | None = None
     audio_attentions: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 class AVEmoPreTrainedModel(PreTrainedModel):
@@ -84,7 +107,10 @@ class AVEmoPreTrainedModel(PreTrainedModel):
     base_model_prefix = "avemo"
     main_input_name = "pixel_values"
     input_modalities = ("video", "audio")
-    supports_gradient_checkpointing = False
+    # The face CNN's blocks and the audio CNN's stages are GradientCheckpointingLayers (backbones_avemo.py).
+    supports_gradient_checkpointing = True
+    # Transformer-attention pooling runs through transformers' attention functions (attention_avemo.py).
+    _supports_sdpa = True
     # The loss is a per-batch mean: the Trainer must scale it for gradient accumulation itself.
     accepts_loss_kwargs = False
 
@@ -99,6 +125,16 @@ class AVEmoPreTrainedModel(PreTrainedModel):
             for placeholder in (module.missing_visual_embedding, module.missing_audio_embedding):
                 if placeholder is not None:
                     init.normal_(placeholder, std=self.config.initializer_range)
+        elif isinstance(module, AVEmoForVideoClassification):
+            init.zeros_(module.training_seen)
+
+    def _set_gradient_checkpointing(self, *args, **kwargs):
+        super()._set_gradient_checkpointing(*args, **kwargs)
+        # Each block's checkpoint function, made to give what a run without checkpointing gives (see _BlockCheckpoint).
+        for module in self.modules():
+            function = getattr(module, "_gradient_checkpointing_func", None)
+            if function is not None and not isinstance(function, _BlockCheckpoint):
+                module._gradient_checkpointing_func = _BlockCheckpoint(function, module)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # register_for_auto_class only writes the saving class's own entry: name all three so that a classifier
@@ -127,7 +163,8 @@ class AVEmoPreTrainedModel(PreTrainedModel):
         """Provenance for training loops avemo does not run (the plain Trainer, a hand-written loop): batches seen
         in training mode with labels since this model was loaded or made are recorded as one training run, updated
         in place by each later save (checkpoints included)."""
-        seen = getattr(self, "_trained_batches", 0)
+        counts = getattr(self, "training_seen", None)
+        seen, clips = (0, 0) if counts is None else (int(counts[0]), int(counts[1]))
         if not seen:
             return
         run = getattr(self, "_training_run", None)
@@ -137,7 +174,7 @@ class AVEmoPreTrainedModel(PreTrainedModel):
             )
         run.update(
             batches=seen,
-            clips=self._trained_clips,
+            clips=clips,
             labels=[self.config.id2label[i] for i in range(self.config.num_labels)],
         )
         self.config.trained = True
@@ -153,13 +190,60 @@ class AVEmoPreTrainedModel(PreTrainedModel):
         return run
 
 
+class _BlockCheckpoint:
+    """The checkpoint function of one block (torch.utils.checkpoint.checkpoint with the user's settings, as
+    transformers hands it to each GradientCheckpointingLayer), made faithful to a run without checkpointing:
+    - the second run of the block (its recomputation in the backward pass) leaves the block's BatchNorm running
+      statistics as the first run left them, instead of updating them twice;
+    - re-entrant checkpointing (`use_reentrant=True`) only gives gradients to a block's parameters when one of its
+      inputs needs a gradient: a block fed the model inputs directly (the first stage of AlexNet and VGG-Face) runs
+      without it."""
+
+    def __init__(self, checkpoint, block: nn.Module):
+        self.checkpoint = checkpoint
+        self.reentrant = bool(getattr(checkpoint, "keywords", {}).get("use_reentrant", False))
+        self.norms = [
+            module
+            for module in block.modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats
+        ]
+
+    def __call__(self, function, *args, **kwargs):
+        if self.reentrant and not any(isinstance(arg, torch.Tensor) and arg.requires_grad for arg in args):
+            return function(*args, **kwargs)
+        if not self.norms:
+            return self.checkpoint(function, *args, **kwargs)
+        runs = 0
+
+        def run_once_updating_statistics(*inner_args, **inner_kwargs):
+            nonlocal runs
+            runs += 1
+            if runs == 1:
+                return function(*inner_args, **inner_kwargs)
+            # The recomputation normalises with the batch's statistics, as the first run did, and moves the running
+            # ones by nothing (momentum 0; the same operations run, so the same tensors are saved for the backward).
+            settings = [(norm, norm.momentum, norm.num_batches_tracked.clone()) for norm in self.norms]
+            for norm in self.norms:
+                norm.momentum = 0.0
+            try:
+                return function(*inner_args, **inner_kwargs)
+            finally:
+                for norm, momentum, count in settings:
+                    norm.momentum = momentum
+                    norm.num_batches_tracked.copy_(count)
+
+        return self.checkpoint(run_once_updating_statistics, *args, **kwargs)
+
+
 def _prefix_lengths(mask: torch.Tensor, name: str) -> torch.Tensor:
-    """Number of ones of a (batch, time) mask that must be ones followed by zeros (right padding)."""
+    """Number of ones of a (batch, time) mask that must be ones followed by zeros (right padding). The check needs
+    the mask's values, so a compiled or exported graph leaves it out (its inputs come from the processor)."""
     mask = mask.bool()
     lengths = mask.sum(dim=-1)
-    positions = torch.arange(mask.shape[-1], device=mask.device)
-    if not torch.equal(mask, positions[None, :] < lengths[:, None]):
-        raise ValueError(f"{name} must be 1 on a prefix of each row and 0 after it (right padding)")
+    if not is_torchdynamo_compiling():
+        positions = torch.arange(mask.shape[-1], device=mask.device)
+        if not torch.equal(mask, positions[None, :] < lengths[:, None]):
+            raise ValueError(f"{name} must be 1 on a prefix of each row and 0 after it (right padding)")
     return lengths
 
 
@@ -239,14 +323,18 @@ class AVEmoModel(AVEmoPreTrainedModel):
                 "audio": "input_features",
             }
             raise ValueError(f"this {config.modalities} model needs {needed[config.modalities]}")
-        if len(set(batch_sizes.values())) > 1:
+        sizes = list(batch_sizes.values())
+        # Compared pairwise, not through a set: exported with a dynamic batch, the sizes are symbols, not numbers.
+        if any(size != sizes[0] for size in sizes[1:]):
             raise ValueError(f"batch sizes differ between inputs: {batch_sizes}")
-        return next(iter(batch_sizes.values()))
+        return sizes[0]
 
     def embed_faces(self, faces: torch.Tensor) -> torch.Tensor:
         """The face CNN's vector of each face crop, (n, C, S, S) -> (n, face_embedding_size). The crops are laid out
         as the weights are: with channels-last weights (`avemo predict` on a CPU) every convolution would otherwise
         convert its input first, which costs more than the convolution on small faces."""
+        if is_torchdynamo_compiling():
+            return self.face_encoder(faces)  # the compiler chooses layouts itself
         if getattr(self, "_channels_last_weights", None) is None:
             convs = [
                 m
@@ -267,8 +355,19 @@ class AVEmoModel(AVEmoPreTrainedModel):
         self._channels_last_weights = None  # .to(memory_format=...) may change the layout: look again
         return super()._apply(fn, *args, **kwargs)
 
-    def _encode_visual(self, pixel_values, frame_mask, batch_size, device, frame_embeds=None):
-        """Faces -> (pooled vector, frame weights, present). The CNN only sees frames that hold a face."""
+    def _face_cnn_sees_every_frame(self) -> bool:
+        """Whether to run the face CNN on every frame, masked after (see the module docstring): when compiled or
+        exported, unless a BatchNorm of it is in training mode (its statistics would then count padded frames)."""
+        if not is_torchdynamo_compiling():
+            return False
+        norms = (
+            module for module in self.face_encoder.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)
+        )
+        return not any(norm.training for norm in norms)
+
+    def _encode_visual(self, pixel_values, frame_mask, batch_size, device, frame_embeds=None, output_attentions=False):
+        """Faces -> (pooled vector, frame weights, present, frame vectors, attention map or None). Eagerly, the CNN
+        only sees frames that hold a face; compiled or exported, it sees every frame (see the module docstring)."""
         if frame_embeds is not None:
             frame_mask = (
                 torch.ones(frame_embeds.shape[:2], dtype=torch.bool, device=device)
@@ -285,18 +384,26 @@ class AVEmoModel(AVEmoPreTrainedModel):
                 if frame_mask is None
                 else frame_mask.bool()
             )
-            faces = pixel_values[frame_mask].to(self.dtype)
-            frame_embeds = pixel_values.new_zeros(*frame_mask.shape, self.config.face_embedding_size, dtype=self.dtype)
-            if faces.shape[0] > 0:
-                encoded = self.embed_faces(faces)  # bf16/fp16 under autocast
-                frame_embeds = frame_embeds.to(encoded.dtype).masked_scatter(frame_mask[..., None], encoded)
-        pooled, weights = self.visual_attention(frame_embeds, frame_mask)
+            if self._face_cnn_sees_every_frame():
+                encoded = self.embed_faces(pixel_values.flatten(0, 1).to(self.dtype))
+                frame_embeds = encoded.view(*frame_mask.shape, -1) * frame_mask[..., None].to(encoded.dtype)
+            else:
+                faces = pixel_values[frame_mask].to(self.dtype)
+                frame_embeds = pixel_values.new_zeros(
+                    *frame_mask.shape, self.config.face_embedding_size, dtype=self.dtype
+                )
+                if faces.shape[0] > 0:
+                    encoded = self.embed_faces(faces)  # bf16/fp16 under autocast
+                    frame_embeds = frame_embeds.to(encoded.dtype).masked_scatter(frame_mask[..., None], encoded)
+        pooled, weights, *attention = self.visual_attention(
+            frame_embeds, frame_mask, output_attentions=output_attentions
+        )
         present = frame_mask.any(dim=-1)
         pooled = torch.where(present[:, None], pooled, self.missing_visual_embedding.to(pooled.dtype))
-        return pooled, weights, present
+        return pooled, weights, present, frame_embeds, attention[0] if attention else None
 
-    def _encode_audio(self, input_features, audio_mask, batch_size, device):
-        """Log-mel image -> (pooled vector, map-cell weights (batch, H, W), present)."""
+    def _encode_audio(self, input_features, audio_mask, batch_size, device, output_attentions=False):
+        """Log-mel image -> (pooled vector, map-cell weights (batch, H, W), present, map, attention map or None)."""
         if input_features is None:
             input_features = torch.zeros(
                 batch_size, 3, self.config.num_mel_bins, ALEXNET_MIN_FRAMES, dtype=self.dtype, device=device
@@ -319,11 +426,14 @@ class AVEmoModel(AVEmoPreTrainedModel):
         cell_mask = (torch.arange(width, device=device)[None, :] < map_lengths[:, None])[:, None, :].expand(
             batch, height, width
         )
-        cells = feature_map.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
-        pooled, weights = self.audio_attention(cells, cell_mask.reshape(batch, height * width))
+        cells = feature_map.flatten(2).transpose(1, 2)  # (batch, height * width, channels), row-major cells
+        pooled, weights, *attention = self.audio_attention(
+            cells, cell_mask.flatten(1), output_attentions=output_attentions
+        )
         present = map_lengths > 0
         pooled = torch.where(present[:, None], pooled, self.missing_audio_embedding.to(pooled.dtype))
-        return pooled, weights.view(batch, height, width), present
+        weights = weights.unflatten(1, (height, width))
+        return pooled, weights, present, feature_map, attention[0] if attention else None
 
     def forward(
         self,
@@ -333,6 +443,8 @@ class AVEmoModel(AVEmoPreTrainedModel):
         audio_mask: torch.Tensor | None = None,
         return_dict: bool | None = None,
         frame_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> AVEmoModelOutput | tuple:
         r"""
@@ -348,9 +460,15 @@ class AVEmoModel(AVEmoPreTrainedModel):
         frame_embeds (`torch.FloatTensor` of shape `(batch_size, frames, face_embedding_size)`, *optional*):
             The face CNN's vectors of the frames, instead of `pixel_values` (as `inputs_embeds` in transformers):
             for callers that embed each frame once and pool it in several windows (`avemo predict --timeline`).
+        output_hidden_states (`bool`, *optional*):
+            Return `hidden_states` (see [`AVEmoModelOutput`]); defaults to `config.output_hidden_states`.
+        output_attentions (`bool`, *optional*):
+            Return `attentions`, the transformer-attention maps; defaults to `config.output_attentions`.
         """
         config = self.config
         return_dict = return_dict if return_dict is not None else config.return_dict
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else config.output_hidden_states
+        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         if not config.uses_visual:
             pixel_values = frame_mask = frame_embeds = None
         if not config.uses_audio:
@@ -360,16 +478,24 @@ class AVEmoModel(AVEmoPreTrainedModel):
 
         visual = visual_weights = visual_present = None
         audio = audio_weights = audio_present = None
+        hidden_states, attentions = [], []
         if config.uses_visual:
-            visual, visual_weights, visual_present = self._encode_visual(
-                pixel_values, frame_mask, batch_size, device, frame_embeds
+            visual, visual_weights, visual_present, frame_vectors, attention = self._encode_visual(
+                pixel_values, frame_mask, batch_size, device, frame_embeds, output_attentions
             )
+            hidden_states.append(frame_vectors)
+            attentions.append(attention)
         if config.uses_audio:
-            audio, audio_weights, audio_present = self._encode_audio(input_features, audio_mask, batch_size, device)
+            audio, audio_weights, audio_present, audio_map, attention = self._encode_audio(
+                input_features, audio_mask, batch_size, device, output_attentions
+            )
+            hidden_states.append(audio_map)
+            attentions.append(attention)
         if self.fusion is not None:
             fused = self.fusion(audio, visual)
         else:
             fused = visual if visual is not None else audio
+        hidden_states.append(fused)
 
         output = AVEmoModelOutput(
             fused_embeds=fused,
@@ -379,6 +505,8 @@ class AVEmoModel(AVEmoPreTrainedModel):
             audio_attentions=audio_weights,
             visual_present=visual_present,
             audio_present=audio_present,
+            hidden_states=tuple(hidden_states) if output_hidden_states else None,
+            attentions=tuple(found for found in attentions if found is not None) if output_attentions else None,
         )
         return output if return_dict else output.to_tuple()
 
@@ -391,6 +519,9 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         self.avemo = AVEmoModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.fused_size, config.num_labels)
+        # Batches and clips trained on since the model was made or loaded, for the provenance that save_pretrained
+        # records. A tensor rather than Python numbers, so that a compiled training step counts without recompiling.
+        self.register_buffer("training_seen", torch.zeros(2, dtype=torch.long), persistent=False)
         self.post_init()
 
     def relabel(self, labels, keep_matching: bool = True) -> "AVEmoForVideoClassification":
@@ -440,15 +571,25 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         labels: torch.Tensor | None = None,
         return_dict: bool | None = None,
         frame_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> AVEmoForVideoClassificationOutput | tuple:
         r"""
         labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
             Class indices in `[0, config.num_labels)`; when given, the output carries the cross-entropy `loss`.
+        The other arguments are [`AVEmoModel`]'s.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.avemo(
-            pixel_values, frame_mask, input_features, audio_mask, return_dict=True, frame_embeds=frame_embeds
+            pixel_values,
+            frame_mask,
+            input_features,
+            audio_mask,
+            return_dict=True,
+            frame_embeds=frame_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
         )
         logits = self.classifier(self.dropout(outputs.fused_embeds))
         loss = None
@@ -460,13 +601,15 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
             loss = nn.functional.cross_entropy(logits.float(), labels.to(logits.device).long())
             if self.training and torch.is_grad_enabled():
                 # Counted for the provenance record written at save_pretrained (see _record_training_since_load).
-                self._trained_batches = getattr(self, "_trained_batches", 0) + 1
-                self._trained_clips = getattr(self, "_trained_clips", 0) + labels.shape[0]
+                self.training_seen[0] += 1
+                self.training_seen[1] += labels.shape[0]
         output = AVEmoForVideoClassificationOutput(
             loss=loss,
             logits=logits,
             visual_attentions=outputs.visual_attentions,
             audio_attentions=outputs.audio_attentions,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
 

@@ -7,6 +7,7 @@ from transformers import AutoFeatureExtractor, AutoProcessor
 
 from modeling_avemo import AVEmoConfig
 
+from .dependencies_avemo import MissingDependencyError
 from .face_alignment_avemo import AlignedFace, FaceAligner, FaceAlignmentUnavailableError
 from .face_recipes_avemo import FACE_RECIPES, FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor
@@ -52,4 +53,5 @@ __all__ = [
     "NotAVideoError",
     "NothingToPredictError",
     "FaceAlignmentUnavailableError",
+    "MissingDependencyError",
 ]

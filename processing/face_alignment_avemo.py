@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dependencies_avemo import pillow
 from .face_recipes_avemo import FaceRecipe, face_recipe
 
 
@@ -105,8 +106,7 @@ def warp_affine(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     shrink = int(1 / max(np.sqrt(abs(np.linalg.det(matrix[:, :2]))), 1e-12))
     if shrink >= 2:
-        from PIL import Image
-
+        Image, _ = pillow()
         height, width = frame.shape[:2]
         reduced = np.asarray(Image.fromarray(frame).reduce(shrink))
         # reduced pixel j covers frame pixels j*f .. j*f + f - 1: frame index = f * j + (f - 1) / 2
@@ -413,21 +413,18 @@ def _overlaps(a, b) -> bool:
 
 def _contrast_stretched(frame: np.ndarray) -> np.ndarray:
     """Each channel stretched to the full 0-255 range (FAN's contrast stretching)."""
-    from PIL import Image, ImageOps
-
+    Image, ImageOps = pillow()
     return np.asarray(ImageOps.autocontrast(Image.fromarray(frame)))
 
 
 def _equalized(frame: np.ndarray) -> np.ndarray:
     """Histogram equalisation of each channel (FAN's last attempt)."""
-    from PIL import Image, ImageOps
-
+    Image, ImageOps = pillow()
     return np.asarray(ImageOps.equalize(Image.fromarray(frame)))
 
 
 def _resize(frame: np.ndarray, scale: float) -> np.ndarray:
-    from PIL import Image
-
+    Image, _ = pillow()
     height, width = frame.shape[:2]
     size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
     return np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))

