@@ -128,9 +128,10 @@ class AVEmoModelTester:
             audio_attention_hidden_size=8,
             fbp_k=2,
             fbp_o=6,
-            # At the library's N(0, 0.02) the pooling weights start near uniform, and the outputs barely depend on the
+            # At the library's N(0, 0.02) the pooling weights start near uniform and the outputs barely depend on the
             # attention layers (the eager/SDPA comparison also sets LayerNorm eps to 1): it could not tell them apart.
-            initializer_range=1.0,
+            # At 1.0, bfloat16 rounding alone sometimes exceeds that comparison's tolerance.
+            initializer_range=0.3,
             id2label={index: f"emotion {index}" for index in range(self.num_labels)},
         )
 
