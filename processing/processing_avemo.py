@@ -6,7 +6,8 @@
 
 Per clip: `num_frames` frames spread over the clip are decoded (PyAV), the largest face of each is found with
 dlib and cut and normalised as the model's face recipe says (face_recipes_avemo.py); frames without a face are
-dropped (and reported). A still image is a clip of one frame without audio. The audio track is resampled and turned
+dropped (and reported). A still image is a clip of one frame without audio; an audio file, to a model with both
+branches, a clip without faces (faces-only models refuse it). The audio track is resampled and turned
 into log-mel + deltas by the feature extractor. A clip without audio, with silent audio, or without any face
 keeps an all-zero `audio_mask` / `frame_mask`, which the model handles (see modeling_avemo.py).
 
@@ -31,7 +32,7 @@ from .face_alignment_avemo import FaceAligner, as_rgb_uint8
 from .face_recipes_avemo import FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor, resample
 from .persons_avemo import read_persons
-from .video_io_avemo import StillImageError, read_audio, read_frames, read_image
+from .video_io_avemo import NotAVideoError, StillImageError, read_audio, read_frames, read_image
 
 logger = logging.get_logger(__name__)
 
@@ -160,6 +161,10 @@ class AVEmoProcessor(ProcessorMixin):
                 frames, times, info = read_frames(path, (num_frames or self.num_frames) if do_sample_frames else None)
             except StillImageError:
                 return self._finish(self._still_image(path))
+            except NotAVideoError:
+                if not self.uses_audio:
+                    raise
+                return self._finish(self._audio_file(path))
             duration = info["duration"]
             faces = self.aligner.align_frames(frames)
             del frames
@@ -169,6 +174,13 @@ class AVEmoProcessor(ProcessorMixin):
             if audio is None:
                 warnings.append("no audio stream: prediction from the faces only")
         return self._finish(ProcessedClip(path, faces, times, audio, duration, warnings))
+
+    def _audio_file(self, path: str) -> ProcessedClip:
+        """A file without video (speech alone) for a model with both branches: a clip without faces."""
+        audio = read_audio(path, self.feature_extractor.sampling_rate)
+        warnings = ["no video stream: prediction from the audio only"] if audio is not None else []
+        duration = 0.0 if audio is None else len(audio) / self.feature_extractor.sampling_rate
+        return ProcessedClip(path, [], [], audio, duration, warnings)
 
     def _still_image(self, path: str) -> ProcessedClip:
         """A picture as a clip of one frame; it has no audio."""

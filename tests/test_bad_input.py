@@ -155,7 +155,7 @@ CASES = {
     "a directory": ("error", UnreadableMediaError, "clips.mp4: is a folder"),
     "a missing file": ("error", UnreadableMediaError, "missing.mp4: file not found"),
     "an image file": ("ok", "a still image: one frame, no audio", False, 1),
-    "audio only": ("error", NotAVideoError, "1002_DFA_ANG_XX.mp3: not a video (no video stream)"),
+    "audio only": ("ok", "no video stream: prediction from the audio only", True, 0),
     "video only": ("ok", "no audio stream", False, 8),
     "silent audio": ("ok", "the audio track is silent", False, 8),
     "mono audio": ("ok", None, True, 8),
@@ -185,6 +185,16 @@ def test_bad_input_matrix(name, predictor, face_media, shared_data, tmp_path):
     if warning:
         assert any(warning in line for line in result.warnings), result.warnings
     assert result.audio_used is audio_used and result.frames_used >= faces, (result.frames_used, result.warnings)
+
+
+def test_an_audio_file_is_refused_by_a_faces_only_model(shared_data):
+    """An audio file is a clip without faces to a model with both branches (the matrix above); a model without an
+    audio branch has nothing to read in it."""
+    path = shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3"
+    with pytest.raises(NotAVideoError, match=r"1002_DFA_ANG_XX.mp3: not a video \(no video stream\)"):
+        AVEmoProcessor(modalities="visual").process_video(path)
+    clip = AVEmoProcessor(modalities="audio_visual").process_video(path)
+    assert clip.faces == [] and clip.has_audio and clip.duration == pytest.approx(len(clip.audio) / 16000)
 
 
 def test_channel_layouts_give_the_same_features(predictor, face_media, shared_data, tmp_path):

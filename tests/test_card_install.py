@@ -41,7 +41,7 @@ def card_python():
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """Exported model folders (avemo export's files, card included), tiny but with every branch: an audio-video
-    model, and an audio-only one (an audio file is not a video to an audio-video model)."""
+    model, and an audio-only one."""
     from avemo.hub_card import export_model
     from avemo.model_folder import init_model_folder
     from modeling_avemo import AVEmoConfig
@@ -74,8 +74,8 @@ def small_face_clip(tmp_path_factory, shared_data):
 @pytest.fixture(scope="module")
 def jobs(hub, small_face_clip, shared_data) -> list:
     """(model folder, inputs) as card_user.py takes them."""
-    videos = [str(shared_data / LARGE_FACE), str(small_face_clip), str(shared_data / STILL)]
-    return [[str(hub / "av"), videos], [str(hub / "audio"), [str(shared_data / AUDIO)]]]
+    media = [str(shared_data / LARGE_FACE), str(small_face_clip), str(shared_data / STILL), str(shared_data / AUDIO)]
+    return [[str(hub / "av"), media], [str(hub / "audio"), [str(shared_data / AUDIO)]]]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,8 @@ def test_outputs_equal_avemos_own_processor_and_model(card_run, jobs):
             for name, value in expected.items():
                 np.testing.assert_allclose(remote[name], np.asarray(value), rtol=0, atol=1e-5, err_msg=f"{key} {name}")
                 compared += 1
-    assert compared == 3 * 5 + 3  # 3 videos x (4 inputs + logits), 1 audio file x (2 inputs + logits)
+    # 3 videos x (4 inputs + logits) and the audio file x (4 + 1) for the audio-video model; (2 + 1) for audio-only.
+    assert compared == 4 * 5 + 3
 
 
 def test_faces_large_small_and_still_audio_from_the_sound(card_run):
@@ -142,11 +143,15 @@ def test_faces_large_small_and_still_audio_from_the_sound(card_run):
     audio = "audio/1002_DFA_HAP_XX.mp3"
     assert clips[audio] == {"detectors": [], "warnings": []} and f"{audio}/pixel_values" not in arrays
     assert arrays[f"{audio}/audio_mask"].sum() > 150  # about 2 s of speech
+    # To the audio-video model the audio file is a clip without faces: the same audio, an empty frame mask.
+    assert clips["av/1002_DFA_HAP_XX.mp3"]["warnings"] == ["no video stream: prediction from the audio only"]
+    assert not arrays["av/1002_DFA_HAP_XX.mp3/frame_mask"].any()
+    np.testing.assert_array_equal(arrays["av/1002_DFA_HAP_XX.mp3/input_features"], arrays[f"{audio}/input_features"])
 
 
 def test_pipeline_scores_are_the_models_probabilities(card_run, hub):
     report, arrays = card_run
-    assert len(report["pipeline"]) == 4
+    assert len(report["pipeline"]) == 5
     for key, result in report["pipeline"].items():
         labels = json.loads((hub / key.split("/")[0] / "config.json").read_text())["id2label"]
         probabilities = torch.from_numpy(arrays[f"{key}/logits"]).softmax(-1)[0]
