@@ -356,12 +356,16 @@ def test_bad_files_give_typed_errors_naming_the_file(tmp_path, shared_data, proc
         (text, UnreadableMediaError, "notes.mov"),
         (truncated, UnreadableMediaError, "truncated.mp4"),
         (tmp_path, UnreadableMediaError, "is a folder"),
-        (shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3", NotAVideoError, "no video stream"),
     ]
     for path, error, message in cases:
         with pytest.raises(error, match=message) as raised:
             processor.process_video(path)
         assert str(path.name) in str(raised.value)
+    # An audio file has no frames: a faces-only model cannot use it (an audio-video model reads its audio alone).
+    speech = shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3"
+    with pytest.raises(NotAVideoError, match="1002_DFA_ANG_XX.mp3: not a video \\(no video stream\\)"):
+        AVEmoProcessor(modalities="visual").process_video(speech)
+    assert processor.process_video(speech).warnings == ["no video stream: prediction from the audio only"]
     # A still image has no audio: an audio-only model cannot use it.
     with pytest.raises(NotAVideoError, match="single_face.jpg: not a video \\(a still image\\)"):
         AVEmoProcessor(modalities="audio").process_video(shared_data / "images" / "single_face.jpg")
