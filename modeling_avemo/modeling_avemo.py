@@ -562,6 +562,34 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         )
         return self
 
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of transformers' classification heads for `config.problem_type` (when unset: regression for one
+        label, else single-label for integer labels and multi-label for the others): cross-entropy over class
+        indices (batch,), binary cross-entropy over (batch, num_labels) targets in [0, 1], or mean squared error.
+        Labels of another shape are refused, naming the shape wanted."""
+        problem = self.config.problem_type
+        if problem is None:
+            if self.config.num_labels == 1:
+                problem = "regression"
+            elif labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
+                problem = "single_label_classification"
+            else:
+                problem = "multi_label_classification"
+        batch, num_labels = logits.shape
+        wanted = {
+            "single_label_classification": (batch,),
+            "multi_label_classification": (batch, num_labels),
+            "regression": (batch,) if num_labels == 1 else (batch, num_labels),
+        }[problem]
+        shape = tuple(labels.shape)
+        if shape != wanted and not (problem == "regression" and num_labels == 1 and shape == (batch, 1)):
+            raise ValueError(f"labels must have shape {wanted} for {problem}; got {shape}")
+        if problem == "single_label_classification":
+            return nn.functional.cross_entropy(logits.float(), labels.long())
+        if problem == "multi_label_classification":
+            return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        return nn.functional.mse_loss(logits.float().view(labels.shape), labels.float())
+
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -577,7 +605,9 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
     ) -> AVEmoForVideoClassificationOutput | tuple:
         r"""
         labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
-            Class indices in `[0, config.num_labels)`; when given, the output carries the cross-entropy `loss`.
+            Class indices in `[0, config.num_labels)`; when given, the output carries the cross-entropy `loss`. With
+            `config.problem_type="multi_label_classification"` (or float labels), targets of shape
+            `(batch_size, num_labels)` and a binary cross-entropy; `"regression"`, a mean squared error.
         The other arguments are [`AVEmoModel`]'s.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
@@ -594,11 +624,7 @@ class AVEmoForVideoClassification(AVEmoPreTrainedModel):
         logits = self.classifier(self.dropout(outputs.fused_embeds))
         loss = None
         if labels is not None:
-            if labels.shape != logits.shape[:1]:
-                raise ValueError(
-                    f"labels must have shape (batch,) = {tuple(logits.shape[:1])}; got {tuple(labels.shape)}"
-                )
-            loss = nn.functional.cross_entropy(logits.float(), labels.to(logits.device).long())
+            loss = self._loss(logits, labels.to(logits.device))
             if self.training and torch.is_grad_enabled():
                 # Counted for the provenance record written at save_pretrained (see _record_training_since_load).
                 self.training_seen[0] += 1

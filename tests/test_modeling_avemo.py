@@ -463,6 +463,39 @@ def test_mismatched_labels_raise():
     model = _model(dict(modalities="audio")).eval()
     with pytest.raises(ValueError, match="labels must have shape"):
         model(input_features=torch.randn(2, 3, 64, 80), labels=torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"labels must have shape \(2, 3\) for multi_label_classification"):
+        model(input_features=torch.randn(2, 3, 64, 80), labels=torch.tensor([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("problem", ["single_label_classification", "multi_label_classification", "regression"])
+def test_problem_types_use_transformers_losses(problem):
+    """config.problem_type as transformers' classification heads read it; the loss written out from the logits."""
+    num_labels = 1 if problem == "regression" else 3
+    torch.manual_seed(0)
+    model = AVEmoForVideoClassification(
+        TESTER.get_config(modalities="audio", num_labels=num_labels, id2label=None, problem_type=problem)
+    ).eval()
+    features = torch.randn(2, 3, 64, 80)
+    labels = {
+        "single_label_classification": torch.tensor([2, 0]),
+        "multi_label_classification": torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]]),
+        "regression": torch.tensor([0.5, -1.5]),
+    }[problem]
+    with torch.no_grad():
+        output = model(input_features=features, labels=labels)
+    logits = output.logits.double()
+    if problem == "single_label_classification":
+        expected = -(logits.log_softmax(-1)[torch.arange(2), labels]).mean()
+    elif problem == "multi_label_classification":
+        p = torch.sigmoid(logits)
+        expected = -(labels * p.log() + (1 - labels) * (1 - p).log()).mean()
+    else:
+        expected = ((logits[:, 0] - labels) ** 2).mean()
+    torch.testing.assert_close(output.loss.double(), expected, atol=1e-6, rtol=1e-5)
+    if problem != "single_label_classification":  # unset, the problem is inferred from the labels as transformers does
+        model.config.problem_type = None
+        with torch.no_grad():
+            torch.testing.assert_close(model(input_features=features, labels=labels).loss, output.loss)
 
 
 # ---------------------------------------------------------------------------------------------- config

@@ -311,7 +311,7 @@ class AVEmoModelTest(ModelTesterMixin, unittest.TestCase):
     def test_load_with_mismatched_shapes(self):
         pass
 
-    @unittest.skip(reason="checks sequence and image classifiers only; AVEmo's head is single-label cross-entropy")
+    @unittest.skip(reason="checks sequence and image classifiers only; AVEmo's problem types: test_modeling_avemo.py")
     def test_problem_types(self):
         pass
 
