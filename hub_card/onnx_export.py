@@ -13,9 +13,10 @@ The folder holds exactly three files:
   safetensors weights come with it: the folder is for onnxruntime, not for `from_pretrained`.
 - `processor_config.json`: `AVEmoProcessor.from_pretrained(folder)` makes the inputs from video files.
 
-Input contract: the processor's outputs, with audio of at least `MIN_DYNAMIC_AUDIO_FRAMES` (95 frames, 0.95 s):
-shorter audio must be padded with zeros under a zero mask first (`modeling_avemo.export_avemo.pad_audio`), which
-changes no logit. `OnnxClassifier(folder)` (onnx_runner.py) does it for you.
+Input contract: the processor's outputs (clips of different lengths already padded into a batch, with their masks),
+with audio of at least `MIN_DYNAMIC_AUDIO_FRAMES` (95 frames, 0.95 s): shorter audio must be padded with zeros under
+a zero mask first (`modeling_avemo.export_avemo.pad_audio`), which changes no logit. `OnnxClassifier(folder)`
+(onnx_runner.py) does it for you.
 
 The graph is traced on synthetic inputs made from the config (two clips of the processor's frame count, 3 s of
 audio, with padding), then checked before anything is written: onnxruntime (CPU) runs model.onnx on those, on other
@@ -215,9 +216,13 @@ def export_onnx(
     tolerance: float = DEFAULT_TOLERANCE,
     log=None,
 ) -> OnnxExport:
-    """Write the ONNX folder of `model` (a model folder, a shipped model's name or a hub id; None: the default shipped
-    model) into `output` and check it (see the module docstring). `example_videos`: media files whose processor
-    inputs are checked too. Returns what was written and the differences measured."""
+    """Write the ONNX folder of `model` into `output` and check it (see the module docstring).
+
+    `model`: a model folder, a shipped model's name or a hub id (None: the default shipped model), or a loaded
+    `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
+    `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
+    differences measured."""
+    from avemo.model_folder import processor_for
     from avemo.pretrained import resolve_model
 
     from .export import _load, _readable
@@ -226,10 +231,13 @@ def export_onnx(
     output = Path(output)
     _replaceable(output, overwrite)
     require_onnx("ONNX export")
-    source = resolve_model(model)
-    model, processor, notes = _load(source)
-    for note in notes:
-        log(note)
+    if hasattr(model, "config"):  # a model in memory (benchmarks, notebooks)
+        source, processor = f"the {type(model).__name__} given", processor_for(model.config)
+    else:
+        source = resolve_model(model)
+        model, processor, notes = _load(source)
+        for note in notes:
+            log(note)
     model.eval()
     config = model.config
     cases = {"the traced inputs": trace_inputs(config, processor.num_frames)}
