@@ -210,7 +210,7 @@ def _add_hub_parsers(commands) -> None:
     export.add_argument(
         "--repo-id", default=None, help="hub id the card's examples load from (default: the folder, as a local path)"
     )
-    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in HUBDIR")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in HUBDIR (or ONNX folder)")
     onnx = export.add_argument_group(
         "ONNX",
         "--onnx writes model.onnx (dynamic batch, frames and audio length), config.json and processor_config.json "
@@ -222,7 +222,6 @@ def _add_hub_parsers(commands) -> None:
     onnx.add_argument(
         "--example-video",
         action="append",
-        default=[],
         metavar="VIDEO",
         help="with --onnx: also check the processor's inputs of this video or image (repeatable); the graph is "
         "traced and checked on synthetic inputs made from the config either way",
@@ -541,7 +540,8 @@ def _run_export_onnx(args) -> int:
         if value:
             print(f"avemo export: error: {flag} is for hub folders; an ONNX folder has no model card", file=sys.stderr)
             return 2
-    for video in args.example_video:
+    videos = args.example_video or []
+    for video in videos:
         problem = _path_problem(video)
         if problem:  # before the model loads
             print(f"avemo export: error: {problem}", file=sys.stderr)
@@ -552,7 +552,7 @@ def _run_export_onnx(args) -> int:
         args.model,
         args.output,
         overwrite=args.overwrite,
-        example_videos=args.example_video,
+        example_videos=videos,
         log=lambda message: print(f"avemo export: {message}", file=sys.stderr),
     )
     size = sum((export.folder / name).stat().st_size for name in export.files)
