@@ -58,11 +58,15 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def faces(tmp_path_factory):
-    """The shipped FER2013 faces model (the default --model) and its ONNX export."""
+def faces(tmp_path_factory, shared_data):
+    """The shipped FER2013 faces model (the default --model) and its ONNX export, checked on a real photo too."""
     from avemo.pretrained import pretrained_path
 
-    return {"model": pretrained_path(), **_exported([], tmp_path_factory.mktemp("onnx") / "faces-onnx")}
+    photo = shared_data / "images" / "single_face.jpg"
+    export = _exported(["--example-video", photo], tmp_path_factory.mktemp("onnx") / "faces-onnx")
+    assert f"reading {photo} with the model's processor" in export["stderr"]
+    assert "(max over 4 inputs)" in export["stderr"]  # the traced inputs, two other shapes and the photo
+    return {"model": pretrained_path(), **export}
 
 
 @pytest.fixture(scope="module", params=["tiny", "faces"])
