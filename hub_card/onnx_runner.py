@@ -90,7 +90,7 @@ class OnnxClassifier:
         unknown = sorted(set(inputs) - set(MODEL_INPUTS))
         if unknown:
             raise ValueError(f"the ONNX model takes {', '.join(self.input_names)}; got also {', '.join(unknown)}")
-        tensors = {name: torch.as_tensor(np.asarray(inputs[name])) for name in self.input_names if name in inputs}
+        tensors = {name: torch.as_tensor(inputs[name]).detach().cpu() for name in self.input_names if name in inputs}
         if "pixel_values" in tensors and "frame_mask" not in tensors:
             tensors["frame_mask"] = torch.ones(tensors["pixel_values"].shape[:2], dtype=torch.long)
         if "input_features" in tensors and "audio_mask" not in tensors:
