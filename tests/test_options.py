@@ -129,6 +129,17 @@ FLAGS = {
         "--num-frames",
         "--overwrite",
     },
+    "export": {
+        "--model",
+        "-m",
+        "--output",
+        "-o",
+        "--metrics",
+        "--repo-id",
+        "--overwrite",
+        "--onnx",
+        "--example-video",
+    },
     "space": {
         "--model",
         "-m",
