@@ -849,19 +849,30 @@ def _timeline_persons(rows) -> list[dict]:
     return summary
 
 
-def _quiet_libraries() -> None:
-    """The CLI reports for itself: no weight-loading bars or load reports from transformers."""
+def _quiet_libraries():
+    """The CLI reports for itself: no weight-loading bars or load reports from transformers. Returns a function
+    that puts transformers' logging back as it was (for `main` called in a process that goes on: a notebook, a
+    test)."""
     import os
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-    else:  # read by transformers when it is imported; importing it here would cost a second for nothing
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+        def restore():
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+
+        return restore
+    # Read by transformers when it is imported; importing it here would cost a second for nothing.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    return lambda: None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -870,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _quiet_libraries()
+    restore_logging = _quiet_libraries()
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -884,6 +895,8 @@ def main(argv: list[str] | None = None) -> int:
             message = f"{type(error).__name__}: {message}"
         print(f"avemo {args.command}: error: {message}  (run with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        restore_logging()
 
 
 def _exit(code: int) -> None:

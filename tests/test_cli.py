@@ -193,3 +193,22 @@ def test_quickstart_script_prints_real_predictions(shared_data, tmp_path):
     [row] = [json.loads(line) for line in result.stdout.splitlines()]
     assert row["file"] == str(image) and row["label"] == "Happy" and not row["warnings"]
     assert any("faces only" in note for note in row["notes"])
+
+
+def test_main_in_a_running_process_leaves_transformers_logging_as_it_was(tmp_path, capsys):
+    """`main(argv)` quiets transformers while it runs (its own one-line reports) and puts its logging back: a
+    notebook, or a test suite, goes on with the verbosity and progress bars it had."""
+    from transformers.utils import logging as hf_logging
+
+    from avemo.cli import main
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    try:
+        hf_logging.set_verbosity_info()
+        hf_logging.enable_progress_bar()
+        assert main(["predict", str(tmp_path / "missing.mp4")]) == 1
+        assert hf_logging.get_verbosity() == hf_logging.INFO and hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if not bars:
+            hf_logging.disable_progress_bar()
