@@ -23,7 +23,7 @@ from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 def preset_config(name: str) -> AVEmoConfig:
     """The configs the benchmarks compare: the paper's default system and the FER2013-based models."""
     if name == "fer2013-faces":
-        from avemo.convert_fer import fer2013_faces_config
+        from avemo.model_folders.convert_fer import fer2013_faces_config
 
         return fer2013_faces_config()
     if name == "fer2013-audio-visual":

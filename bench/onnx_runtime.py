@@ -22,7 +22,7 @@ import torch
 
 from avemo.hub_card.onnx_export import export_onnx
 from avemo.hub_card.onnx_runner import OnnxClassifier
-from avemo.pretrained import pretrained_path
+from avemo.model_folders.pretrained import pretrained_path
 from model_forward import make_inputs
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 

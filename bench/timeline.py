@@ -105,7 +105,7 @@ def make_two_person_video(path: Path, minutes: float) -> Path:
 CHILD = r"""
 import json, sys, time
 from avemo.inference import Predictor
-from avemo.timeline import TimelineBuilder
+from avemo.inference.timeline import TimelineBuilder
 mode, model, video, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 predictor = Predictor(None if model == "fer2013-faces" else model, device="cpu")
 start = time.perf_counter()
@@ -116,7 +116,7 @@ elif mode == "persons":
 else:
     from avemo.processing import read_frames
     from avemo.processing.processing_avemo import ProcessedClip
-    from avemo.timeline import window_starts
+    from avemo.inference.timeline import window_starts
     # All frames held at once.
     frames, times, info = read_frames(video, int(duration * TimelineBuilder(predictor).faces_per_second))
     audio = predictor.processor.process_video(video).audio if predictor.processor.uses_audio else None

@@ -22,8 +22,8 @@ import time
 import numpy as np
 import torch
 
-from avemo.collator import AVEmoCollator
-from avemo.model_folder import processor_for
+from avemo.data.collator import AVEmoCollator
+from avemo.model_folders.folders import processor_for
 from model_forward import preset_config
 from modeling_avemo import AVEmoForVideoClassification
 
@@ -106,7 +106,7 @@ def main():
     device = torch.device(args.device)
     faces, frames = (1, 1) if args.preset == "image-stage" else (16, 8)
     if args.preset == "image-stage":
-        from avemo.face_transfer import image_stage_config
+        from avemo.model_folders.face_transfer import image_stage_config
         from modeling_avemo import AVEmoConfig
 
         config = image_stage_config(AVEmoConfig(), ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"])

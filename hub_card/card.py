@@ -317,7 +317,6 @@ def build_model_card(
     """
     from huggingface_hub import ModelCard, ModelCardData
 
-    from avemo.provenance import model_notes, model_warnings
     from modeling_avemo import face_recipe
 
     model_dir = Path(model_dir)
@@ -358,8 +357,8 @@ def build_model_card(
         name=name,
         repo_id=snippet_id,
         summary=_sentence(provenance.get("summary")),
-        notes=[note for note in model_notes(config) if note != provenance.get("summary")],
-        warnings=model_warnings(config),
+        notes=[note for note in config.provenance_notes() if note != provenance.get("summary")],
+        warnings=config.provenance_warnings(),
         modalities=modalities,
         labels=labels,
         architecture=_architecture(config),

@@ -83,7 +83,7 @@ def check_hub_folder(folder: str | PathLike) -> list[str]:
 
 def _load(source: str):
     from avemo.inference import ModelLoadError
-    from avemo.model_folder import processor_for
+    from avemo.model_folders.folders import processor_for
     from avemo.processing import AVEmoProcessor
     from modeling_avemo import AVEmoForVideoClassification
 
@@ -145,7 +145,7 @@ def export_model(
     """Write the hub folder of `model` (a model folder, a shipped model's name or a hub id; None: the default
     shipped model) into `output`, with its model card (model-index from `metrics`, an `avemo evaluate` JSON).
     Returns the file names written."""
-    from avemo.pretrained import resolve_model
+    from avemo.model_folders.pretrained import resolve_model
 
     from .card import build_model_card
 

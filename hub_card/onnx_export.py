@@ -222,8 +222,8 @@ def export_onnx(
     `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
     `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
     differences measured."""
-    from avemo.model_folder import processor_for
-    from avemo.pretrained import resolve_model
+    from avemo.model_folders.folders import processor_for
+    from avemo.model_folders.pretrained import resolve_model
 
     from .export import _load, _readable
 

@@ -214,7 +214,7 @@ MUTANTS = [
     Mutant(
         "optimizer-no-weight-decay",
         "an optimizer that applies no weight decay anywhere",
-        "avemo/trainer.py",
+        "avemo/train/trainer.py",
         '"weight_decay": self.args.weight_decay if decays else 0.0,',
         '"weight_decay": 0.0,',
         [f"{TRAINING}::test_optimizer_groups_follow_module_types"],
@@ -223,7 +223,7 @@ MUTANTS = [
     Mutant(
         "optimizer-decays-batchnorm",
         "weight decay on BatchNorm weights (transformers' name rule alone)",
-        "avemo/trainer.py",
+        "avemo/train/trainer.py",
         "return [name for name in super().get_decay_parameter_names(model) if name not in batch_norm]",
         "return super().get_decay_parameter_names(model)",
         [f"{TRAINING}::test_optimizer_groups_follow_module_types"],
@@ -232,7 +232,7 @@ MUTANTS = [
     Mutant(
         "optimizer-one-learning-rate",
         "the backbones train at the full learning rate (backbone_lr_scale ignored)",
-        "avemo/trainer.py",
+        "avemo/train/trainer.py",
         '"lr": base_lr * (self.backbone_lr_scale if is_backbone else 1.0),',
         '"lr": base_lr,',
         [f"{TRAINING}::test_optimizer_groups_follow_module_types"],
@@ -241,7 +241,7 @@ MUTANTS = [
     Mutant(
         "loss-ignores-class-weights",
         "a loss that ignores the class weights",
-        "avemo/trainer.py",
+        "avemo/train/trainer.py",
         "loss = nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weights)",
         "loss = nn.functional.cross_entropy(outputs.logits.float(), labels)",
         [f"{TRAINING}::test_class_weighted_loss_is_weighted_cross_entropy"],
@@ -250,7 +250,7 @@ MUTANTS = [
     Mutant(
         "gradient-accumulation-unscaled",
         "gradient accumulation that sums the micro-batch losses instead of averaging",
-        "avemo/trainer.py",
+        "avemo/train/trainer.py",
         "loss_is_scaled_for_ga = False",
         "loss_is_scaled_for_ga = True",
         [f"{TRAINING}::test_gradient_accumulation_averages_the_micro_batch_losses"],
@@ -259,7 +259,7 @@ MUTANTS = [
     Mutant(
         "resume-restarts-from-step-0",
         '"resuming" that silently restarts from step 0',
-        "avemo/train.py",
+        "avemo/train/video.py",
         "result = trainer.train(resume_from_checkpoint=True if options.resume and checkpoints else None)",
         "result = trainer.train(resume_from_checkpoint=None)",
         [f"{TRAINING}::test_learning_end_to_end_on_a_synthetic_audio_video_corpus"],
@@ -268,7 +268,7 @@ MUTANTS = [
     Mutant(
         "best-checkpoint-by-loss",
         "the kept checkpoint chosen by validation loss instead of validation UAR",
-        "avemo/train.py",
+        "avemo/train/video.py",
         'metric_for_best_model="uar",\n        greater_is_better=True,',
         'metric_for_best_model="loss",\n        greater_is_better=False,',
         [f"{TRAINING}::test_learning_end_to_end_on_a_synthetic_audio_video_corpus"],
@@ -277,7 +277,7 @@ MUTANTS = [
     Mutant(
         "train-ignores-init-from",
         "`train --init-from` that starts from random weights",
-        "avemo/train.py",
+        "avemo/train/video.py",
         "    if options.init_from:\n        from avemo.processing",
         "    if False:\n        from avemo.processing",
         [f"{TRAINING}::test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn"],
@@ -286,7 +286,7 @@ MUTANTS = [
     Mutant(
         "cache-ignores-settings",
         "a feature cache that is reused after the processor settings changed",
-        "avemo/caching.py",
+        "avemo/data/caching.py",
         "settings = hashlib.sha256(processor.to_json_string().encode()).hexdigest()[:12]",
         'settings = "any"',
         [f"{TRAINING}::test_feature_cache_is_rebuilt_when_processor_settings_change"],
@@ -295,7 +295,7 @@ MUTANTS = [
     Mutant(
         "evaluate-maps-labels-by-index",
         "`avemo evaluate` pairing corpus and model labels by position, not by name",
-        "avemo/evaluate_model.py",
+        "avemo/evaluation/evaluate.py",
         "to_model = label_mapping(labels, ensemble.labels, name)",
         "to_model = list(range(len(labels)))",
         [f"{TRAINING}::test_evaluate_maps_labels_by_name_on_a_split"],
@@ -313,7 +313,7 @@ MUTANTS = [
     Mutant(
         "cli-prints-least-likely-label",
         "`avemo predict` printing the least likely label as the prediction",
-        "avemo/cli.py",
+        "avemo/cli/__init__.py",
         '    f"{result.file}: {result.label}  ({scores})",\n',
         '    f"{result.file}: {ranked[-1][0]}  ({scores})",\n',
         ["tests/test_cli.py::test_predict_prints_the_most_likely_label_first"],

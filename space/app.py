@@ -161,7 +161,7 @@ class EmotionSpace:
         self.settings = settings
         self.ensemble = None
         if isinstance(settings.model, tuple):
-            from avemo.ensemble import EnsemblePredictor
+            from avemo.inference.ensemble import EnsemblePredictor
 
             # The mean of the models' probabilities is the answer; the plots show the first model's view.
             self.ensemble = EnsemblePredictor(
@@ -233,7 +233,7 @@ class EmotionSpace:
         timeline = None
         duration = media_duration(path)
         if duration is not None and duration >= TIMELINE_FROM_SECONDS:
-            from avemo.timeline import TimelineBuilder
+            from avemo.inference.timeline import TimelineBuilder
 
             timeline = list(TimelineBuilder(predictor, window=2.0, hop=1.0).run(path))
             prediction["timeline"] = [row.to_dict() for row in timeline]
@@ -293,7 +293,7 @@ def media_duration(path: Path) -> float | None:
 
 def _model_display_name(model) -> str:
     if model is None:
-        from avemo.pretrained import DEFAULT_MODEL
+        from avemo.model_folders.pretrained import DEFAULT_MODEL
 
         return f"{DEFAULT_MODEL} (shipped with avemo)"
     return Path(model).name if Path(model).is_dir() else str(model)
@@ -527,7 +527,7 @@ def build_demo(space: EmotionSpace):
             spectrogram, audio_note = None, "This model does not use the audio: there is no spectrogram to show."
         over_time = None
         if analysis.timeline:
-            from avemo.timeline import timeline_figure as windows_figure
+            from avemo.inference.timeline import timeline_figure as windows_figure
 
             over_time = windows_figure(
                 analysis.timeline, analysis.labels, title=f"{path.name}: a score every second (2 s windows)"

@@ -52,7 +52,7 @@ def vendor_avemo(output: Path) -> None:
 
 
 def _is_hub_id(model: str) -> bool:
-    from avemo.pretrained import PRETRAINED_MODELS
+    from avemo.model_folders.pretrained import PRETRAINED_MODELS
 
     return not Path(model).exists() and model not in PRETRAINED_MODELS
 
@@ -94,7 +94,7 @@ def export_space(
         log(f"the Space loads {model} from the hub at start")
     elif model is not None:
         from avemo.hub_card import export_model
-        from avemo.pretrained import resolve_model
+        from avemo.model_folders.pretrained import resolve_model
 
         export_model(resolve_model(model), output / "model", log=log)
         settings["model"] = "model"

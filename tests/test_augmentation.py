@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from avemo.augmentation import (
+from avemo.data.augmentation import (
     AugmentConfig,
     FaceTransform,
     augment_faces,
@@ -20,8 +20,8 @@ from avemo.augmentation import (
     roll_waveform,
 )
 from avemo.cli import _augmentation_from_args, build_parser, main
-from avemo.collator import AVEmoCollator, evenly_spaced
-from avemo.model_folder import processor_for
+from avemo.data.collator import AVEmoCollator, evenly_spaced
+from avemo.model_folders.folders import processor_for
 from modeling_avemo import AVEmoConfig
 
 SIZE = 112  # the default (ArcFace) face crop

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from avemo.model_folder import read_config_file
+from avemo.model_folders.folders import read_config_file
 from conftest import REPO_ROOT
 
 CONFIGS = sorted((REPO_ROOT / "configs" / "paper").glob("*.json"))
@@ -50,7 +50,7 @@ def test_spectrogram_features_reach_the_model(tmp_path):
     import numpy as np
     import torch
 
-    from avemo.model_folder import processor_for
+    from avemo.model_folders.folders import processor_for
     from conftest import TINY
     from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 

@@ -7,7 +7,7 @@ import torch
 
 from avemo.ensemble import EnsembleError, EnsemblePredictor
 from avemo.inference import Predictor
-from avemo.pretrained import pretrained_path
+from avemo.model_folders.pretrained import pretrained_path
 from modeling_avemo import AVEmoForVideoClassification
 
 from conftest import TINY, avemo_here, run_avemo

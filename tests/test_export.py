@@ -32,7 +32,7 @@ def _code_files_save_pretrained_writes(model_dir: Path, tmp: Path) -> set[str]:
 def trained_folder(tmp_path_factory):
     """A model folder as `avemo train` leaves it: the model, plus pickles, checkpoints and logs that must never
     reach the hub."""
-    from avemo.model_folder import init_model_folder
+    from avemo.model_folders.folders import init_model_folder
 
     folder = init_model_folder(tmp_path_factory.mktemp("export") / "run" / "best", preset="fer2013-faces")
     for name in PICKLES:
@@ -178,7 +178,7 @@ def test_card_model_index_from_avemo_evaluate(trained_folder, tmp_path, shared_d
 
 
 def _folder_with_provenance(tmp_path, provenance_update: dict) -> Path:
-    from avemo.pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
 
     folder = tmp_path / "model"
     shutil.copytree(pretrained_path(), folder)
@@ -190,7 +190,7 @@ def _folder_with_provenance(tmp_path, provenance_update: dict) -> Path:
 
 def test_card_of_the_shipped_model():
     from avemo.hub_card import build_model_card
-    from avemo.pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
 
     card = build_model_card(pretrained_path(), repo_id="someone/fer2013-faces")
     text = card.text
@@ -274,7 +274,7 @@ def test_card_follows_the_training_provenance(tmp_path):
 def test_card_of_an_untrained_random_model(tmp_path):
     from avemo.hub_card import build_model_card
 
-    from avemo.model_folder import init_model_folder, read_config_file
+    from avemo.model_folders.folders import init_model_folder, read_config_file
 
     folder = init_model_folder(tmp_path / "random", read_config_file(_tiny_config(tmp_path)))
     card = build_model_card(folder)
@@ -449,8 +449,8 @@ def test_space_export_from_a_source_checkout_carries_every_subpackage(tmp_path):
     for name in (
         "avemo/processing/processing_avemo.py",
         "avemo/hub_card/modelcard_template.md",
-        "avemo/pretrained/fer2013-faces/model.safetensors",
-        "avemo/metrics/uar/uar.py",
+        "avemo/model_folders/pretrained/fer2013-faces/model.safetensors",
+        "avemo/evaluation/evaluate_modules/uar/uar.py",
         "modeling_avemo/modeling_avemo.py",
     ):
         assert (tmp_path / name).is_file(), name

@@ -177,7 +177,7 @@ print("RESULT" + json.dumps({{"losses": losses, "prediction": classify({rows[0][
 
 
 def test_relabel_keeps_backbones_and_matching_rows_and_says_nothing_alarming(caplog):
-    from avemo.pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
 
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
         warnings.simplefilter("always")
@@ -276,7 +276,7 @@ def test_a_two_step_avemo_train_is_called_no_better_than_chance(shared_data, tmp
 
 
 def test_shipped_faces_model_has_no_warning_and_says_what_it_is():
-    from avemo.pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
 
     config = AVEmoForVideoClassification.from_pretrained(pretrained_path()).config
     assert config.provenance_warnings() == []

@@ -1,4 +1,5 @@
-"""avemo's local `evaluate` metric modules (avemo/metrics/<name>/<name>.py) and avemo.evaluation.
+"""avemo's local `evaluate` metric modules (avemo/evaluation/evaluate_modules/<name>/<name>.py) and
+avemo.evaluation.metrics.
 
 Every expected number below is worked out by hand in the comments next to it.
 """
@@ -12,7 +13,13 @@ import warnings
 import numpy as np
 import pytest
 
-from avemo.evaluation import METRIC_NAMES, METRICS_DIR, classification_metrics, load_metric, plot_confusion_matrix
+from avemo.evaluation.metrics import (
+    METRIC_NAMES,
+    METRICS_DIR,
+    classification_metrics,
+    load_metric,
+    plot_confusion_matrix,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

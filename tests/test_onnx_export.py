@@ -60,7 +60,7 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory, shared_data):
     """The shipped FER2013 faces model (the default --model) and its ONNX export, checked on a real photo too."""
-    from avemo.pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
 
     photo = shared_data / "images" / "single_face.jpg"
     export = _exported(["--example-video", photo], tmp_path_factory.mktemp("onnx") / "faces-onnx")

@@ -8,11 +8,11 @@ import json
 import pytest
 from conftest import heavy_modules_after
 
-from avemo.augmentation import AugmentConfig
+from avemo.data.augmentation import AugmentConfig
 from avemo.cli import build_parser
 from avemo.options import add_dataclass_options, option, options_from_args
 from avemo.train import TrainOptions
-from avemo.train_faces import TrainFacesOptions
+from avemo.train import TrainFacesOptions
 
 AUGMENT = {
     "--no-augment",
@@ -585,7 +585,7 @@ def test_train_takes_a_resnet18_checkpoint(tmp_path):
     """`--resnet18` (issue 11: it existed for init but not for train): the weights, their face recipe, provenance."""
     import torch
 
-    from avemo.train import build_model_and_processor
+    from avemo.train.video import build_model_and_processor
     from test_backbone_import import random_state_dict, torchvision_resnet18_shapes
 
     state = random_state_dict(torchvision_resnet18_shapes(), seed=3)  # fc of 1000 classes: torchvision's ImageNet file

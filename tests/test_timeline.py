@@ -10,7 +10,7 @@ from PIL import Image
 
 from avemo.inference import Predictor
 from avemo.processing import read_audio
-from avemo.timeline import TimelineBuilder, window_starts
+from avemo.inference.timeline import TimelineBuilder, window_starts
 
 from conftest import TINY, run_avemo
 from media import decode_all, write_video
@@ -65,7 +65,7 @@ def test_each_window_gets_its_own_stretch_of_audio(tiny, talking_clip):
     """The window's waveform (resampled from the file's 44.1 kHz with context) equals the same stretch of the whole
     track read by avemo's reader, away from the file's own ends."""
     from avemo.processing.feature_extraction_avemo import resample
-    from avemo.timeline import _window_audio
+    from avemo.inference.timeline import _window_audio
 
     whole = read_audio(talking_clip, 16000)
     import av
@@ -109,7 +109,7 @@ def test_memory_does_not_grow_with_the_video(tiny, forty_seconds):
 @pytest.fixture
 def slow_face_cnn(monkeypatch):
     """The face CNN made the slow part (as IR50 is on a CPU): 0.1 s a face, so that batches queue up."""
-    import avemo.timeline as timeline
+    import avemo.inference.timeline as timeline
 
     real = timeline._FaceEmbedder._embed
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from avemo.face_transfer import FaceTransferError, load_face_from
-from avemo.image_corpora import ImageCorpusError, ferplus_majority, load_image_corpus
+from avemo.model_folders.face_transfer import FaceTransferError, load_face_from
+from avemo.corpora.images import ImageCorpusError, ferplus_majority, load_image_corpus
 from avemo.processing.face_alignment_avemo import FaceAligner
 from conftest import TINY, run_avemo
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
@@ -317,7 +317,7 @@ def test_image_stage_learns_and_hands_its_face_cnn_to_a_video_model(shared_data,
         aligner.align(np.asarray(Image.open(path).convert("RGB"))).crop
         for path in sorted((data / "test").rglob("*.png"))
     ]
-    from avemo.model_folder import processor_for
+    from avemo.model_folders.folders import processor_for
 
     pixels = processor_for(video_model.config).face_tensors([np.stack(crops)])["pixel_values"][0]
     with torch.no_grad():
@@ -389,9 +389,9 @@ def test_face_settings_must_match_to_hand_over():
 
 
 def test_avemo_train_takes_the_face_cnn_and_its_recipe_from_face_from(tmp_path):
-    from avemo.face_transfer import image_stage_config
-    from avemo.model_folder import processor_for
-    from avemo.train import TrainOptions, build_model_and_processor
+    from avemo.model_folders.face_transfer import image_stage_config
+    from avemo.model_folders.folders import processor_for
+    from avemo.train.video import TrainOptions, build_model_and_processor
 
     # A faces-only model at 224 px on the paper's chips: a video model built from it must use the same.
     source = AVEmoForVideoClassification(image_stage_config(AVEmoConfig(**TINY, face_size=224), ["x", "y"]))

@@ -13,13 +13,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from avemo.augmentation import AugmentConfig
-from avemo.caching import cache_features, faces_array
-from avemo.collator import AVEmoCollator, evenly_spaced
+from avemo.data.augmentation import AugmentConfig
+from avemo.data.caching import cache_features, faces_array
+from avemo.data.collator import AVEmoCollator, evenly_spaced
 from avemo.corpora import load_corpus
-from avemo.model_folder import processor_for
+from avemo.model_folders.folders import processor_for
 from avemo.train import TrainOptions, train
-from avemo.trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
+from avemo.train.trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
 from conftest import TINY as CONFTEST_TINY
@@ -295,8 +295,8 @@ def _ravdess_subset(synthetic_corpus, root, clips_by_actor):
 def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(synthetic_corpus, tmp_path, monkeypatch):
     """`train --init-from DIR --class-weights --freeze-audio`: the run starts from the folder's weights, the loss
     uses inverse-frequency weights of the training split, the audio CNN stays as it was."""
-    from avemo.model_folder import init_model_folder
-    from avemo.trainer import AVEmoTrainer as Trainer
+    from avemo.model_folders.folders import init_model_folder
+    from avemo.train.trainer import AVEmoTrainer as Trainer
 
     all_three = ["01", "03", "05"]
     data = _ravdess_subset(
@@ -440,8 +440,8 @@ def test_train_cli_with_published_backbones_frozen_face_and_a_bad_clip(synthetic
 def test_evaluate_maps_labels_by_name_on_a_split(synthetic_corpus, tmp_path):
     """`avemo evaluate --split validation`: only the validation actors (17-20), corpus labels matched to the model's
     labels by name (any case, any order), unreadable clips skipped and listed."""
-    from avemo.evaluate_model import label_mapping
-    from avemo.model_folder import init_model_folder
+    from avemo.evaluation.evaluate import label_mapping
+    from avemo.model_folders.folders import init_model_folder
 
     all_three = ["01", "03", "05"]
     data = _ravdess_subset(

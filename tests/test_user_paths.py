@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from avemo.model_folder import processor_for
+from avemo.model_folders.folders import processor_for
 from avemo.processing import AVEmoFeatureExtractor
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel, load_alexnet_weights, load_ir50_weights
 

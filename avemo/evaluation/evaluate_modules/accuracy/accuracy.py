@@ -1,5 +1,5 @@
 # Local `evaluate` metric module for avemo: accuracy (fraction of correct predictions).
-# Load it by path, offline: evaluate.load("<path>/avemo/metrics/accuracy").
+# Load it by path, offline: evaluate.load("<path>/avemo/evaluation/evaluate_modules/accuracy").
 # evaluate scans this file's import lines and imports each named module: keep one module per import line.
 import numpy as np
 import evaluate
@@ -22,7 +22,7 @@ Returns:
 Raises:
     ValueError: when the inputs are empty or their lengths differ.
 Examples:
-    >>> metric = evaluate.load("avemo/metrics/accuracy")
+    >>> metric = evaluate.load("avemo/evaluation/evaluate_modules/accuracy")
     >>> metric.compute(predictions=[0, 1, 1, 2], references=[0, 1, 2, 2])
     {'accuracy': 0.75}
 """

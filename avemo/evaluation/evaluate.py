@@ -38,11 +38,11 @@ def evaluate_model(
     import numpy as np
     import torch
 
-    from .caching import cache_features
-    from .collator import AVEmoCollator
-    from .corpora import load_corpus, speaker_split
-    from .ensemble import EnsemblePredictor
-    from .evaluation import classification_metrics, plot_confusion_matrix
+    from avemo.data.caching import cache_features
+    from avemo.data.collator import AVEmoCollator
+    from avemo.corpora import load_corpus, speaker_split
+    from avemo.inference.ensemble import EnsemblePredictor
+    from avemo.evaluation.metrics import classification_metrics, plot_confusion_matrix
 
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not valid; allowed values: {', '.join(SPLITS)}")

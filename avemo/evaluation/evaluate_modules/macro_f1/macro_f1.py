@@ -1,5 +1,5 @@
 # Local `evaluate` metric module for avemo: macro-averaged F1.
-# Load it by path, offline: evaluate.load("<path>/avemo/metrics/macro_f1").
+# Load it by path, offline: evaluate.load("<path>/avemo/evaluation/evaluate_modules/macro_f1").
 # evaluate scans this file's import lines and imports each named module: keep one module per import line.
 import numpy as np
 import evaluate
@@ -27,7 +27,7 @@ Returns:
 Raises:
     ValueError: when the inputs are empty, their lengths differ, or no class is left to average over.
 Examples:
-    >>> metric = evaluate.load("avemo/metrics/macro_f1")
+    >>> metric = evaluate.load("avemo/evaluation/evaluate_modules/macro_f1")
     >>> metric.compute(predictions=[0, 1, 1], references=[0, 1, 0])
     {'macro_f1': 0.6666666666666666}
 """

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .augmentation import AugmentConfig, augment_faces, augment_waveform, mask_features
-from .caching import faces_array
+from avemo.data.augmentation import AugmentConfig, augment_faces, augment_waveform, mask_features
+from avemo.data.caching import faces_array
 
 
 def evenly_spaced(count: int, keep: int) -> np.ndarray:

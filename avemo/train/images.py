@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import BackboneFiles, option, same_option
-from .train import TrainOptions, fit, logger, training_arguments
+from avemo.options import BackboneFiles, option, same_option
+from avemo.train.video import TrainOptions, fit, logger, training_arguments
 
 # A folder picture this small in which no face is found is taken to be a face crop already.
 PRECROPPED_MAX_SIDE = 160
@@ -42,7 +42,7 @@ def face_encoder_names() -> tuple:
 
 
 def image_corpus_names() -> tuple:
-    from .image_corpora import IMAGE_CORPORA
+    from avemo.corpora.images import IMAGE_CORPORA
 
     return tuple(IMAGE_CORPORA)
 
@@ -129,9 +129,9 @@ def build_image_model(options: TrainFacesOptions, labels: list[str]):
         load_vggface_weights,
     )
 
-    from .face_transfer import image_stage_config, load_face_from
-    from .model_folder import backbone_record, processor_for, read_config_file
-    from .pretrained import resolve_model
+    from avemo.model_folders.face_transfer import image_stage_config, load_face_from
+    from avemo.model_folders.folders import backbone_record, processor_for, read_config_file
+    from avemo.model_folders.pretrained import resolve_model
 
     if options.init_from:
         source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.init_from))
@@ -224,8 +224,8 @@ def train_faces(options: TrainFacesOptions) -> dict:
 
     from transformers import set_seed
 
-    from .caching import drop_failed
-    from .image_corpora import load_image_corpus
+    from avemo.data.caching import drop_failed
+    from avemo.corpora.images import load_image_corpus
 
     set_seed(options.seed)
     output_dir = Path(options.output_dir)

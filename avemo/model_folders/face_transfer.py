@@ -89,7 +89,7 @@ def load_face_from(model, source) -> dict:
     also appended to `model.config.provenance["weights"]` (replacing any earlier face_encoder entry)."""
     from modeling_avemo import AVEmoForVideoClassification
 
-    from .pretrained import resolve_model
+    from avemo.model_folders.pretrained import resolve_model
 
     if isinstance(source, (str, Path)):
         name = str(source)

@@ -72,7 +72,7 @@ _BACKBONE_ORIGINS = {
 
 def backbone_record(name: str, path) -> dict:
     """A `provenance["weights"]` entry for a published backbone file: which part, which file, what it saw."""
-    from .convert_fer import sha256
+    from avemo.model_folders.convert_fer import sha256
 
     part, trained_on = _BACKBONE_ORIGINS[name]
     path = Path(path)
@@ -80,7 +80,7 @@ def backbone_record(name: str, path) -> dict:
 
 
 def _shipped_faces_model():
-    from .pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
 
     return AVEmoForVideoClassification.from_pretrained(pretrained_path("fer2013-faces"))
 
@@ -138,8 +138,8 @@ def init_model_folder(
     config = config if config is not None else AVEmoConfig()
     face_source = None
     if face_from is not None:
-        from .face_transfer import with_face_of
-        from .pretrained import resolve_model
+        from avemo.model_folders.face_transfer import with_face_of
+        from avemo.model_folders.pretrained import resolve_model
 
         if any(value is not None for value in (ir50, resnet18, fer, vggface)) or preset is not None:
             raise ModelFolderError(
@@ -152,7 +152,7 @@ def init_model_folder(
     torch.manual_seed(seed)
     model = AVEmoForVideoClassification(config)
     if face_source is not None:
-        from .face_transfer import load_face_from
+        from avemo.model_folders.face_transfer import load_face_from
 
         load_face_from(model, face_source)
     try:

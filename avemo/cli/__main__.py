@@ -1,0 +1,5 @@
+"""`python -m avemo.cli`: the `avemo` command."""
+
+from avemo.cli import entry_point
+
+entry_point()
