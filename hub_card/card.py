@@ -321,7 +321,7 @@ def build_model_card(
 
     model_dir = Path(model_dir)
     config, processor = _read_folder(model_dir)
-    labels = [config.id2label[index] for index in range(config.num_labels)]
+    labels = config.labels
     measured = read_metrics(metrics, labels) if metrics is not None else None
     name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.resolve().name)
     corpora = _corpora(config, measured)

@@ -336,6 +336,11 @@ class AVEmoConfig(PreTrainedConfig):
             notes.append("speech only: the faces are not used")
         return notes
 
+    @property
+    def labels(self) -> list[str]:
+        """The label names in class-index order (`id2label` as a list)."""
+        return [self.id2label[index] for index in range(self.num_labels)]
+
     # Derived sizes, so that layers never recompute them differently.
     @property
     def uses_visual(self) -> bool:

@@ -175,7 +175,7 @@ class AVEmoPreTrainedModel(PreTrainedModel):
         run.update(
             batches=seen,
             clips=clips,
-            labels=[self.config.id2label[i] for i in range(self.config.num_labels)],
+            labels=self.config.labels,
         )
         self.config.trained = True
 

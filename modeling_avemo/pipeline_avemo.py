@@ -23,6 +23,17 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 
+# Copied from avemo.inference.scores.weighted_mean
+def weighted_mean(probabilities, orders, weights):
+    """Sum over models of weight x probabilities, each model's (..., labels) tensor put in the first model's label
+    order first; weights summing to 1 give the weighted mean, in the first model's order."""
+    combined = None
+    for member, order, weight in zip(probabilities, orders, weights):
+        term = member[..., order] * weight
+        combined = term if combined is None else combined + term
+    return combined
+
+
 class AVEmoVideoClassificationPipeline(Pipeline):
     _load_processor = True
     _load_image_processor = False
@@ -62,9 +73,10 @@ class AVEmoVideoClassificationPipeline(Pipeline):
                 f"give one non-negative weight per model ({1 + len(others)}, this pipeline's first), not all zero; "
                 f"got {weights}"
             )
-        first = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        first = self.model.config.labels
 
         def labels_of(model, name):
+            # Spelt out: another folder's config class may predate `AVEmoConfig.labels`.
             labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
             if sorted(labels) != sorted(first):
                 raise ValueError(
@@ -152,11 +164,12 @@ class AVEmoVideoClassificationPipeline(Pipeline):
 
     def _forward(self, model_inputs):
         if "members" in model_inputs:
-            combined = None
-            for (model, _, order, weight), inputs in zip(self._ensemble, model_inputs["members"]):
-                probabilities = model(**inputs).logits.float().softmax(-1)[:, order] * weight
-                combined = probabilities if combined is None else combined + probabilities
-            return {"probabilities": combined}
+            probabilities = [
+                model(**inputs).logits.float().softmax(-1)
+                for (model, _, _, _), inputs in zip(self._ensemble, model_inputs["members"])
+            ]
+            orders, weights = [order for _, _, order, _ in self._ensemble], [w for *_, w in self._ensemble]
+            return {"probabilities": weighted_mean(probabilities, orders, weights)}
         return {"logits": self.model(**model_inputs).logits}
 
     def postprocess(self, model_outputs, top_k=None):

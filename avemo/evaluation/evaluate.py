@@ -34,15 +34,15 @@ def evaluate_model(
     weights=None,
 ) -> dict:
     """Metrics of `model` (a model, or a list of models: their weighted mean probabilities, an ensemble) on the
-    clips of `data_dir`; writes `output` (JSON) and the confusion-matrix PNG beside it."""
+    clips of `data_dir`; writes `output` (JSON) and the confusion-matrix PNG beside it. Returns the report written
+    (the metrics, the labels, the clips counted and skipped, what was evaluated)."""
     import numpy as np
     import torch
 
-    from avemo.data.caching import cache_features
-    from avemo.data.collator import AVEmoCollator
     from avemo.corpora import load_corpus, speaker_split
+    from avemo.evaluation.metrics import classification_metrics
     from avemo.inference.ensemble import EnsemblePredictor
-    from avemo.evaluation.metrics import classification_metrics, plot_confusion_matrix
+    from avemo.inference.scores import weighted_mean
 
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not valid; allowed values: {', '.join(SPLITS)}")
@@ -52,45 +52,26 @@ def evaluate_model(
     dataset = load_corpus(corpus, data_dir, crowd_labels=crowd_labels)
     if split != "all":
         dataset = speaker_split(dataset, corpus)[split]
-    labels = dataset.features["label"].names
-    to_model = label_mapping(labels, ensemble.labels, name)
-    combined = torch.zeros(len(dataset), len(ensemble.labels))
+    to_model = label_mapping(dataset.features["label"].names, ensemble.labels, name)
     usable = np.ones(len(dataset), dtype=bool)
-    skipped = {}
+    skipped, probabilities = {}, []
     with tempfile.TemporaryDirectory() as scratch:
-        for index, (member, order, weight) in enumerate(zip(ensemble.members, ensemble.orders, ensemble.weights)):
-            cached = cache_features(
-                dataset,
-                member.processor,
-                cache_dir or Path(scratch) / str(index),
-                num_proc=num_proc,
-                desc="evaluate: faces + audio",
-            )
-            errors = list(cached["error"])
-            for path, error in zip(cached["path"], errors):
+        for index, member in enumerate(ensemble.members):
+            member_cache = cache_dir or Path(scratch) / str(index)
+            rows, errors = _member_probabilities(member, dataset, member_cache, num_proc, batch_size)
+            probabilities.append(rows)
+            for path, error in errors.items():
                 if error:
                     skipped.setdefault(path, error)
-            good = [row for row, error in enumerate(errors) if not error]
-            usable &= np.array([not error for error in errors])
-            collator = AVEmoCollator(member.processor, train=False, frames=member.processor.num_frames)
-            with torch.inference_mode():
-                for start in range(0, len(good), batch_size):
-                    rows = good[start : start + batch_size]
-                    inputs = {
-                        k: v.to(member.device)
-                        for k, v in collator([cached[row] for row in rows]).items()
-                        if k != "labels"
-                    }
-                    probabilities = member.model(**inputs).logits.float().softmax(-1).cpu()[:, order]
-                    combined[rows] += weight * probabilities
+            usable &= np.array([not error for error in errors.values()])
     for path, error in list(skipped.items())[:20]:
         log(f"skipped {error}" if path in error else f"skipped {path}: {error}")
     if not usable.any():
         raise ValueError(f"{data_dir}: none of the {len(dataset)} clips could be processed")
+    combined = weighted_mean(probabilities, ensemble.orders, ensemble.weights)
     predicted = combined[torch.from_numpy(usable)].argmax(-1).numpy()
     references = np.asarray([to_model[label] for label, ok in zip(dataset["label"], usable) if ok])
-    num_labels = len(ensemble.labels)
-    metrics = classification_metrics(predicted, references, num_labels)
+    metrics = classification_metrics(predicted, references, len(ensemble.labels))
     report = {
         **metrics,
         "labels": ensemble.labels,
@@ -104,10 +85,38 @@ def evaluate_model(
     }
     if len(models) > 1:
         report["weights"] = ensemble.weights
-    output = Path(output)
+    _write_report(report, Path(output), models, corpus, split)
+    return report
+
+
+def _member_probabilities(member, dataset, cache_dir, num_proc: int, batch_size: int):
+    """One ensemble member's label probabilities of every clip (rows of the clips it could not process stay zero),
+    in its own label order, and each clip's path with its error ("" where it was processed), in the clips' order."""
+    import torch
+
+    from avemo.data.caching import cache_features
+    from avemo.data.collator import AVEmoCollator
+
+    cached = cache_features(dataset, member.processor, cache_dir, num_proc=num_proc, desc="evaluate: faces + audio")
+    errors = dict(zip(cached["path"], cached["error"]))
+    good = [row for row, error in enumerate(cached["error"]) if not error]
+    probabilities = torch.zeros(len(dataset), len(member.labels))
+    collator = AVEmoCollator(member.processor, train=False, frames=member.processor.num_frames)
+    with torch.inference_mode():
+        for start in range(0, len(good), batch_size):
+            rows = good[start : start + batch_size]
+            batch = collator([cached[row] for row in rows])
+            inputs = {key: value.to(member.device) for key, value in batch.items() if key != "labels"}
+            probabilities[rows] = member.model(**inputs).logits.float().softmax(-1).cpu()
+    return probabilities, errors
+
+
+def _write_report(report: dict, output: Path, models: list, corpus: str, split: str) -> None:
+    """The report as JSON at `output` and its confusion matrix as the PNG beside it."""
+    from avemo.evaluation.metrics import plot_confusion_matrix
+
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
     title_name = Path(models[0]).name if len(models) == 1 else f"ensemble of {len(models)}"
-    title = f"{title_name} on {corpus} ({split}): accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}"
-    plot_confusion_matrix(metrics["confusion_matrix"], ensemble.labels, output.with_suffix(".png"), title=title)
-    return report
+    title = f"{title_name} on {corpus} ({split}): accuracy {report['accuracy']:.1%}, UAR {report['uar']:.1%}"
+    plot_confusion_matrix(report["confusion_matrix"], report["labels"], output.with_suffix(".png"), title=title)

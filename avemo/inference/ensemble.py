@@ -13,34 +13,14 @@ ensemble speaks in the first model's order. Different label sets are refused, na
 from os import PathLike
 
 from avemo.inference.predictor import Prediction, Predictor
-
-
-class EnsembleError(ValueError):
-    """Models that cannot be averaged (different label sets, bad weights)."""
-
-
-def check_weights(weights, count: int) -> list[float]:
-    """Weights normalised to sum to 1 (equal when None)."""
-    if weights is None:
-        return [1.0 / count] * count
-    weights = [float(weight) for weight in weights]
-    if len(weights) != count or any(weight < 0 for weight in weights) or sum(weights) <= 0:
-        raise EnsembleError(f"give one non-negative weight per model ({count}), not all zero; got {weights}")
-    return [weight / sum(weights) for weight in weights]
-
-
-def label_orders(label_sets: list[list[str]], names: list[str]) -> list[list[int]]:
-    """For each model, the index of each of the first model's labels among its own."""
-    first = label_sets[0]
-    orders = []
-    for labels, name in zip(label_sets, names):
-        if sorted(labels) != sorted(first):
-            raise EnsembleError(
-                f"{name} predicts {labels} but {names[0]} predicts {first}: an ensemble averages one label set "
-                "(relabel the models to the same labels first)"
-            )
-        orders.append([labels.index(label) for label in first])
-    return orders
+from avemo.inference.scores import (
+    EnsembleError,
+    label_orders,
+    normalised_weights,
+    scores_of,
+    top_label,
+    weighted_mean,
+)
 
 
 class EnsemblePredictor:
@@ -52,7 +32,7 @@ class EnsemblePredictor:
             raise EnsembleError("an ensemble needs at least one model")
         self.members = [Predictor(model, device=device, num_frames=num_frames) for model in models]
         self.names = [str(model) for model in models]
-        self.weights = check_weights(weights, len(models))
+        self.weights = normalised_weights(weights, len(models))
         self.orders = label_orders([member.labels for member in self.members], self.names)
         self.labels = self.members[0].labels
         self.load_warnings = [
@@ -70,23 +50,21 @@ class EnsemblePredictor:
     def predict_file(self, path: str | PathLike, clips: dict | None = None) -> Prediction:
         """The ensemble's prediction for one file. `clips`: processed clips of it already at hand, keyed by their
         processor's `to_json_string()` (not decoded again)."""
-        import torch
 
-        clips, combined, first_clip = dict(clips or {}), torch.zeros(len(self.labels)), None
+        clips, probabilities, first_clip = dict(clips or {}), [], None
         warnings = list(self.load_warnings)
-        for member, order, weight in zip(self.members, self.orders, self.weights):
+        for member in self.members:
             key = member.processor.to_json_string()
             if key not in clips:  # decoded and aligned once per distinct way of preparing the inputs
                 clips[key] = member.processor.process_video(path)
             warnings += [warning for warning in clips[key].warnings if warning not in warnings]
-            clip = clips[key]
-            first_clip = first_clip or clip
-            combined += weight * member.probabilities(clip)[order]
-        scores = {label: round(float(p), 6) for label, p in zip(self.labels, combined)}
+            first_clip = first_clip or clips[key]
+            probabilities.append(member.probabilities(clips[key]))
+        combined = weighted_mean(probabilities, self.orders, self.weights)
         return Prediction(
             file=str(path),
-            label=self.labels[int(combined.argmax())],
-            scores=scores,
+            label=top_label(combined, self.labels),
+            scores=scores_of(combined, self.labels),
             frames_used=first_clip.frames_used,
             frames_sampled=first_clip.frames_sampled,
             audio_used=any(clip.has_audio for clip in clips.values())

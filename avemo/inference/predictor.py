@@ -1,6 +1,6 @@
 """Prediction on video files: what `avemo predict` runs, as a Python API.
 
-from avemo.inference.predictor import Predictor
+from avemo.inference import Predictor
 predictor = Predictor()                     # avemo's shipped faces model; or a model folder or a hub id
 result = predictor.predict_file("clip.mp4")
 result.label, result.scores, result.warnings, result.notes
@@ -10,6 +10,8 @@ result = predictor.predict_file("interview.mp4", persons=True)   # every person:
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
+
+from avemo.inference.scores import scores_of, top_label
 
 
 class ModelLoadError(ValueError):
@@ -121,8 +123,8 @@ class Predictor:
 
     @property
     def labels(self) -> list[str]:
-        config = self.model.config
-        return [config.id2label[index] for index in range(config.num_labels)]
+        """The model's label names in class-index order."""
+        return self.model.config.labels
 
     def probabilities(self, clip):
         """The model's label probabilities for one `ProcessedClip`, as a CPU tensor in `self.labels`' order."""
@@ -139,8 +141,8 @@ class Predictor:
     def _prediction(self, clip, probabilities) -> Prediction:
         return Prediction(
             file=clip.source,
-            label=self.labels[int(probabilities.argmax())],
-            scores=self._scores(probabilities),
+            label=top_label(probabilities, self.labels),
+            scores=scores_of(probabilities, self.labels),
             frames_used=clip.frames_used,
             frames_sampled=clip.frames_sampled,
             audio_used=clip.has_audio and self.processor.uses_audio,
@@ -184,7 +186,7 @@ class Predictor:
         persons = []
         for person in video.persons:
             row = rows.get(person.person_id)
-            scores = None if row is None else self._scores(row)
+            scores = None if row is None else scores_of(row, self.labels)
             persons.append(
                 PersonPrediction(
                     id=person.person_id,
@@ -192,7 +194,7 @@ class Predictor:
                     first_seen=person.first_seen,
                     last_seen=person.last_seen,
                     box=list(person.box),
-                    label=None if row is None else self.labels[int(row.argmax())],
+                    label=None if row is None else top_label(row, self.labels),
                     scores=scores,
                     speaking=person.speaking,
                     audio_used=bool(scores) and person.has_audio and self.processor.uses_audio,
@@ -217,9 +219,6 @@ class Predictor:
         if self.identity is not None:
             result.notes.append(f"people are told apart by {self.identity.name}")
         return result
-
-    def _scores(self, probabilities) -> dict[str, float]:
-        return {label: round(float(p), 6) for label, p in zip(self.labels, probabilities)}
 
     def predict_files(self, paths, workers: int = 2, persons: bool = False):
         """Yield `(path, Prediction or the exception it raised)` in the order of `paths`, decoding and finding

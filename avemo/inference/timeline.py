@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avemo.inference.scores import scores_of, top_label
+
 _CONTEXT_S = 0.05  # resampling context on each side of a window's audio
 
 
@@ -135,8 +137,7 @@ class TimelineBuilder:
         if probabilities is None:
             scores = {label: float("nan") for label in labels}
             return cls(round(start, 3), round(end, 3), "", scores, frames_sampled, 0, False, warnings, **extra)
-        scores = self.predictor._scores(probabilities)
-        label = labels[int(probabilities.argmax())]
+        scores, label = scores_of(probabilities, labels), top_label(probabilities, labels)
         return cls(round(start, 3), round(end, 3), label, scores, frames_sampled, faces, audio_used, warnings, **extra)
 
     def _classify(self, start, end, faces, frames_sampled, waveform) -> TimelineWindow:

@@ -77,7 +77,7 @@ def face_record(source_model, source_name: str) -> dict:
         "trained_on": "; then ".join([entry.get("trained_on", entry.get("source", "?")) for entry in earlier] + runs)
         or "untrained weights",
         "from_model": {
-            "labels": [config.id2label[i] for i in range(config.num_labels)],
+            "labels": config.labels,
             "trained": bool(config.trained),
         },
     }

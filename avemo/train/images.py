@@ -140,7 +140,7 @@ def build_image_model(options: TrainFacesOptions, labels: list[str]):
         else:
             model = AVEmoForVideoClassification(image_stage_config(source.config, labels))
             load_face_from(model, source)
-        if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(labels):
+        if model.config.labels != list(labels):
             model.relabel(labels)  # rows of the labels both sets share are kept
     else:
         config = (

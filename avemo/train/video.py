@@ -104,7 +104,7 @@ def build_model_and_processor(options: TrainOptions, labels: list[str]):
 
         source = resolve_model(options.init_from)  # a folder, or a shipped model's name
         model = AVEmoForVideoClassification.from_pretrained(source)
-        if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(labels):
+        if model.config.labels != list(labels):
             model.relabel(labels)  # keeps the backbones (and the rows of labels both sets share)
         folder = Path(source)
         processor = (
