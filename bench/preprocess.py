@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test media writer
 from media import decode_all, write_video  # noqa: E402
 
 from avemo.inference import Predictor  # noqa: E402
-from avemo.model_folders.folders import init_model_folder  # noqa: E402
+from avemo.model_folders.create import init_model_folder  # noqa: E402
 from avemo.processing import read_audio, read_frames  # noqa: E402
 from avemo.processing.video_io_avemo import _open  # noqa: E402
 

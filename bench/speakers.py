@@ -87,7 +87,7 @@ def main():
     parser.add_argument("--sentences", type=int, default=6, help="CREMA-D sentences per video (about 2.3 s each)")
     args = parser.parse_args()
     from avemo.inference import Predictor
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from avemo.inference.timeline import TimelineBuilder
     from modeling_avemo import AVEmoConfig
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from avemo.data.collator import AVEmoCollator
-from avemo.model_folders.folders import processor_for
+from avemo.model_folders.configs import default_processor
 from model_forward import preset_config
 from modeling_avemo import AVEmoForVideoClassification
 
@@ -113,7 +113,7 @@ def main():
     else:
         config = preset_config(args.preset)
     model = AVEmoForVideoClassification(config).to(device)
-    processor = processor_for(config)
+    processor = default_processor(config)
     collator = AVEmoCollator(processor, train=True, frames=frames)
     rows = CachedRows(args.batch_size * (args.steps + 1), faces=faces, size=config.face_size)
     loader = torch.utils.data.DataLoader(

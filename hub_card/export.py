@@ -81,30 +81,6 @@ def check_hub_folder(folder: str | PathLike) -> list[str]:
     return names
 
 
-def _load(source: str):
-    from avemo.inference import ModelLoadError
-    from avemo.model_folders.folders import processor_for
-    from avemo.processing import AVEmoProcessor
-    from modeling_avemo import AVEmoForVideoClassification
-
-    try:
-        model = AVEmoForVideoClassification.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"{source}: cannot load an avemo model ({str(error).strip().splitlines()[0]})") from error
-    notes = []
-    if Path(source, "processor_config.json").is_file() or not Path(source).is_dir():
-        try:
-            processor = AVEmoProcessor.from_pretrained(source)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(
-                f"{source}: cannot load its processor ({str(error).strip().splitlines()[0]})"
-            ) from error
-    else:
-        processor = processor_for(model.config)
-        notes.append("the model folder has no processor_config.json: the default processor for its config was written")
-    return model, processor, notes
-
-
 def _replaceable(output: Path, overwrite: bool) -> None:
     if not output.exists():
         return
@@ -145,17 +121,17 @@ def export_model(
     """Write the hub folder of `model` (a model folder, a shipped model's name or a hub id; None: the default
     shipped model) into `output`, with its model card (model-index from `metrics`, an `avemo evaluate` JSON).
     Returns the file names written."""
-    from avemo.model_folders.pretrained import resolve_model
+    from avemo.model_folders.loading import load_model_folder
 
     from .card import build_model_card
 
     log = log or (lambda message: None)
     output = Path(output)
     _replaceable(output, overwrite)
-    source = resolve_model(model)
-    model, processor, notes = _load(source)
-    for note in notes:
-        log(note)
+    loaded = load_model_folder(model)
+    model, processor = loaded.model, loaded.processor
+    for warning in loaded.warnings:
+        log(warning)
     output.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:

@@ -222,22 +222,22 @@ def export_onnx(
     `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
     `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
     differences measured."""
-    from avemo.model_folders.folders import processor_for
-    from avemo.model_folders.pretrained import resolve_model
+    from avemo.model_folders.configs import default_processor
+    from avemo.model_folders.loading import load_model_folder
 
-    from .export import _load, _readable
+    from .export import _readable
 
     log = log or (lambda message: None)
     output = Path(output)
     _replaceable(output, overwrite)
     require_onnx("ONNX export")
     if hasattr(model, "config"):  # a model in memory (benchmarks, notebooks)
-        source, processor = f"the {type(model).__name__} given", processor_for(model.config)
+        source, processor = f"the {type(model).__name__} given", default_processor(model.config)
     else:
-        source = resolve_model(model)
-        model, processor, notes = _load(source)
-        for note in notes:
-            log(note)
+        loaded = load_model_folder(model)
+        source, model, processor = loaded.source, loaded.model, loaded.processor
+        for warning in loaded.warnings:
+            log(warning)
     model.eval()
     config = model.config
     cases = {"the traced inputs": trace_inputs(config, processor.num_frames)}

@@ -94,7 +94,7 @@ def export_space(
         log(f"the Space loads {model} from the hub at start")
     elif model is not None:
         from avemo.hub_card import export_model
-        from avemo.model_folders.pretrained import resolve_model
+        from avemo.model_folders.loading import resolve_model
 
         export_model(resolve_model(model), output / "model", log=log)
         settings["model"] = "model"

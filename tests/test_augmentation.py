@@ -21,7 +21,7 @@ from avemo.data.augmentation import (
 )
 from avemo.cli import _augmentation_from_args, build_parser, main
 from avemo.data.collator import AVEmoCollator, evenly_spaced
-from avemo.model_folders.folders import processor_for
+from avemo.model_folders.configs import default_processor
 from modeling_avemo import AVEmoConfig
 
 SIZE = 112  # the default (ArcFace) face crop
@@ -29,7 +29,7 @@ SIZE = 112  # the default (ArcFace) face crop
 
 @pytest.fixture(scope="module")
 def processor():
-    return processor_for(AVEmoConfig())
+    return default_processor(AVEmoConfig())
 
 
 def _crops(frames=3, seed=0):

@@ -43,7 +43,7 @@ def hub(tmp_path_factory):
     """Exported model folders (avemo export's files, card included), tiny but with every branch: an audio-video
     model, and an audio-only one."""
     from avemo.hub_card import export_model
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from modeling_avemo import AVEmoConfig
 
     root = tmp_path_factory.mktemp("card_hub")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from avemo.model_folders.folders import read_config_file
+from avemo.model_folders.configs import read_config_file
 from conftest import REPO_ROOT
 
 CONFIGS = sorted((REPO_ROOT / "configs" / "paper").glob("*.json"))
@@ -50,12 +50,12 @@ def test_spectrogram_features_reach_the_model(tmp_path):
     import numpy as np
     import torch
 
-    from avemo.model_folders.folders import processor_for
+    from avemo.model_folders.configs import default_processor
     from conftest import TINY
     from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
     config = AVEmoConfig(**TINY, modalities="audio", audio_features="spectrogram", num_mel_bins=513)
-    processor = processor_for(config)
+    processor = default_processor(config)
     extractor = processor.feature_extractor
     assert extractor.feature_type == "spectrogram" and extractor.n_fft == 1024
     t = np.arange(16000) / 16000

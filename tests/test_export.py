@@ -32,7 +32,7 @@ def _code_files_save_pretrained_writes(model_dir: Path, tmp: Path) -> set[str]:
 def trained_folder(tmp_path_factory):
     """A model folder as `avemo train` leaves it: the model, plus pickles, checkpoints and logs that must never
     reach the hub."""
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
 
     folder = init_model_folder(tmp_path_factory.mktemp("export") / "run" / "best", preset="fer2013-faces")
     for name in PICKLES:
@@ -274,7 +274,9 @@ def test_card_follows_the_training_provenance(tmp_path):
 def test_card_of_an_untrained_random_model(tmp_path):
     from avemo.hub_card import build_model_card
 
-    from avemo.model_folders.folders import init_model_folder, read_config_file
+    from avemo.model_folders.create import init_model_folder
+
+    from avemo.model_folders.configs import read_config_file
 
     folder = init_model_folder(tmp_path / "random", read_config_file(_tiny_config(tmp_path)))
     card = build_model_card(folder)

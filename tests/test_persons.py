@@ -25,7 +25,7 @@ def shipped():
 @pytest.fixture(scope="module")
 def audio_visual(tmp_path_factory):
     """A tiny untrained audio-video model: what matters here is which faces and audio reach it."""
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from modeling_avemo import AVEmoConfig
 
     folder = init_model_folder(tmp_path_factory.mktemp("persons") / "tiny", AVEmoConfig(**TINY))
@@ -268,7 +268,7 @@ def test_the_ms1m_ir50_itself_tells_people_apart(shared_data, tmp_path):
     import torch
 
     from avemo.inference.identity import FaceCNNIdentity, has_identity_face_cnn
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from modeling_avemo import AVEmoConfig
 
     config = AVEmoConfig(**TINY)

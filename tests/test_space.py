@@ -308,7 +308,7 @@ def test_per_frame_scores_are_what_the_clip_score_averages(shared_data):
 
 def test_audio_visual_model_shows_the_log_mel_with_its_attention(tmp_path, shared_data):
     """With a model that uses audio, the spectrogram is the log-mel the model read and the overlay its attention."""
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from avemo.space.app import EmotionSpace, SpaceSettings, spectrogram_figure, summary_markdown
     from media import decode_all, write_video
 
@@ -361,7 +361,7 @@ def test_an_ensemble_space_answers_with_the_mean_and_says_so(tmp_path, shared_da
     """Several models (AVEMO_MODEL comma-separated, weights from AVEMO_MODEL_WEIGHTS): the label probabilities are
     the weighted mean of the models' own, the page names every model, and the plots are the first model's."""
     from avemo.inference import Predictor
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from avemo.space.app import EmotionSpace, SpaceSettings, model_markdown
 
     other = init_model_folder(tmp_path / "av", preset="fer2013-audio-visual")  # another processor and recipe size

@@ -317,9 +317,9 @@ def test_image_stage_learns_and_hands_its_face_cnn_to_a_video_model(shared_data,
         aligner.align(np.asarray(Image.open(path).convert("RGB"))).crop
         for path in sorted((data / "test").rglob("*.png"))
     ]
-    from avemo.model_folders.folders import processor_for
+    from avemo.model_folders.configs import default_processor
 
-    pixels = processor_for(video_model.config).face_tensors([np.stack(crops)])["pixel_values"][0]
+    pixels = default_processor(video_model.config).face_tensors([np.stack(crops)])["pixel_values"][0]
     with torch.no_grad():
         np.testing.assert_array_equal(
             image_model.avemo.embed_faces(pixels).numpy(), video_model.avemo.embed_faces(pixels).numpy()
@@ -390,13 +390,13 @@ def test_face_settings_must_match_to_hand_over():
 
 def test_avemo_train_takes_the_face_cnn_and_its_recipe_from_face_from(tmp_path):
     from avemo.model_folders.face_transfer import image_stage_config
-    from avemo.model_folders.folders import processor_for
+    from avemo.model_folders.configs import default_processor
     from avemo.train.video import TrainOptions, build_model_and_processor
 
     # A faces-only model at 224 px on the paper's chips: a video model built from it must use the same.
     source = AVEmoForVideoClassification(image_stage_config(AVEmoConfig(**TINY, face_size=224), ["x", "y"]))
     source.save_pretrained(tmp_path / "faces")
-    processor_for(source.config).save_pretrained(tmp_path / "faces")
+    default_processor(source.config).save_pretrained(tmp_path / "faces")
     options = TrainOptions(data_dir="", corpus="", output_dir=str(tmp_path / "out"), face_from=str(tmp_path / "faces"))
     model, processor = build_model_and_processor(options, ["Angry", "Happy", "Sad"])
     assert (

@@ -17,7 +17,7 @@ from avemo.data.augmentation import AugmentConfig
 from avemo.data.caching import cache_features, faces_array
 from avemo.data.collator import AVEmoCollator, evenly_spaced
 from avemo.corpora import load_corpus
-from avemo.model_folders.folders import processor_for
+from avemo.model_folders.configs import default_processor
 from avemo.train import TrainOptions, train
 from avemo.train.trainer import AVEmoTrainer, class_weights_from_counts, freeze_backbones
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
@@ -58,7 +58,7 @@ def _rows(count=3, faces=6, seconds=(2.0, 1.0, 0.0)):
 
 
 def test_collator_pads_masks_and_samples():
-    processor = processor_for(AVEmoConfig())
+    processor = default_processor(AVEmoConfig())
     rows = _rows()
     evaluation = AVEmoCollator(processor, train=False, frames=4)
     batch = evaluation(rows)
@@ -171,7 +171,7 @@ def test_class_weighted_loss_is_weighted_cross_entropy(tmp_path):
 
 def test_feature_cache_is_reused_and_resumes(synthetic_corpus, tmp_path):
     corpus = load_corpus("ravdess", synthetic_corpus).select(range(6))
-    processor = processor_for(AVEmoConfig())
+    processor = default_processor(AVEmoConfig())
     processor.num_frames = 3
     cached = cache_features(corpus, processor, tmp_path, shard_size=2)
     assert len(cached) == 6 and all(faces_array(row["faces"], 112).shape == (3, 112, 112, 3) for row in cached)
@@ -191,7 +191,7 @@ def test_feature_cache_is_reused_and_resumes(synthetic_corpus, tmp_path):
 
 def test_feature_cache_is_rebuilt_when_processor_settings_change(synthetic_corpus, tmp_path):
     corpus = load_corpus("ravdess", synthetic_corpus).select(range(2))
-    processor = processor_for(AVEmoConfig())
+    processor = default_processor(AVEmoConfig())
     processor.num_frames = 2
     two = cache_features(corpus, processor, tmp_path)
     first_files = {path: path.stat().st_mtime_ns for path in tmp_path.glob("clips-*.arrow")}
@@ -295,7 +295,7 @@ def _ravdess_subset(synthetic_corpus, root, clips_by_actor):
 def test_train_from_a_model_folder_with_class_weights_and_a_frozen_audio_cnn(synthetic_corpus, tmp_path, monkeypatch):
     """`train --init-from DIR --class-weights --freeze-audio`: the run starts from the folder's weights, the loss
     uses inverse-frequency weights of the training split, the audio CNN stays as it was."""
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
     from avemo.train.trainer import AVEmoTrainer as Trainer
 
     all_three = ["01", "03", "05"]
@@ -441,7 +441,7 @@ def test_evaluate_maps_labels_by_name_on_a_split(synthetic_corpus, tmp_path):
     """`avemo evaluate --split validation`: only the validation actors (17-20), corpus labels matched to the model's
     labels by name (any case, any order), unreadable clips skipped and listed."""
     from avemo.evaluation.evaluate import label_mapping
-    from avemo.model_folders.folders import init_model_folder
+    from avemo.model_folders.create import init_model_folder
 
     all_three = ["01", "03", "05"]
     data = _ravdess_subset(

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from avemo.model_folders.folders import processor_for
+from avemo.model_folders.configs import default_processor
 from avemo.processing import AVEmoFeatureExtractor
 from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification, AVEmoModel, load_alexnet_weights, load_ir50_weights
 
@@ -32,7 +32,7 @@ def test_extractor_return_tensors_np_equals_pt():
 
 
 def test_processor_return_tensors_np_equals_pt(shared_data):
-    processor = processor_for(AVEmoConfig())
+    processor = default_processor(AVEmoConfig())
     frames = [[np.asarray(Image.open(shared_data / "images" / "single_face.jpg").convert("RGB"))]]
     audio = _waveforms()[:1]
     as_np = processor(frames=frames, audio=audio, sampling_rate=16000, return_tensors="np")

@@ -429,7 +429,8 @@ def run_evaluate(args) -> int:
 
 
 def run_init(args) -> int:
-    from avemo.model_folders.folders import init_model_folder, read_config_file
+    from avemo.model_folders.create import init_model_folder
+    from avemo.model_folders.configs import read_config_file
 
     config = read_config_file(args.config) if args.config else None
     output = init_model_folder(

@@ -8,7 +8,8 @@ that follows people (`identity`), and the scores every one of them reports (`sco
 """
 
 from avemo.inference.ensemble import EnsembleError, EnsemblePredictor
-from avemo.inference.predictor import ModelLoadError, PersonPrediction, Prediction, Predictor, predict
+from avemo.inference.predictor import PersonPrediction, Prediction, Predictor, predict
+from avemo.model_folders.loading import ModelLoadError
 
 __all__ = [
     "predict",

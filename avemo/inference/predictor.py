@@ -9,13 +9,9 @@ result = predictor.predict_file("interview.mp4", persons=True)   # every person:
 
 from dataclasses import asdict, dataclass, field
 from os import PathLike
-from pathlib import Path
 
 from avemo.inference.scores import scores_of, top_label
-
-
-class ModelLoadError(ValueError):
-    """A model folder or hub id cannot be loaded."""
+from avemo.model_folders.loading import load_model_folder
 
 
 @dataclass
@@ -71,30 +67,9 @@ class Predictor:
     def __init__(self, model: str | PathLike | None = None, device: str | None = None, num_frames: int | None = None):
         import torch
 
-        from avemo.processing import AVEmoProcessor
-        from modeling_avemo import AVEmoForVideoClassification, face_recipe
-
-        from avemo.model_folders.folders import processor_for
-        from avemo.model_folders.pretrained import resolve_model
-
-        try:
-            source = resolve_model(model)
-        except ValueError as error:
-            raise ModelLoadError(str(error)) from error
-        self.source = source
-        try:
-            self.model = AVEmoForVideoClassification.from_pretrained(source)
-        except Exception as error:  # noqa: BLE001 (json, safetensors, hub and shape errors all end here)
-            raise ModelLoadError(_load_problem(source, error)) from error
-        self.load_warnings = []
-        if Path(source, "processor_config.json").is_file() or not Path(source).is_dir():
-            try:
-                self.processor = AVEmoProcessor.from_pretrained(source)
-            except (OSError, ValueError) as error:
-                raise ModelLoadError(f"{source}: cannot load its processor ({_first_line(error)})") from error
-        else:
-            self.processor = processor_for(self.model.config)
-            self.load_warnings.append("the model folder has no processor_config.json: default processing used")
+        loaded = load_model_folder(model)
+        self.source, self.model, self.processor = loaded.source, loaded.model, loaded.processor
+        self.load_warnings = list(loaded.warnings)
         if num_frames is not None:
             self.processor.num_frames = num_frames
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -103,16 +78,6 @@ class Predictor:
             # oneDNN runs the CNNs faster on NHWC tensors.
             self.model.to(memory_format=torch.channels_last)
         config = self.model.config
-        if config.uses_visual and self.processor.face_recipe != config.face_recipe:
-            ours, theirs = self.processor.recipe, face_recipe(config.face_recipe)
-            if (ours.size, ours.channels) != (theirs.size, theirs.channels):
-                raise ModelLoadError(
-                    f"{source}: the processor makes {ours.size}px {ours.color} faces ({ours.name!r}) but the model "
-                    f"takes {theirs.size}px {theirs.color} faces ({theirs.name!r})"
-                )
-            self.load_warnings.append(
-                f"the processor prepares faces as {ours.name!r} but the model's weights expect {theirs.name!r}"
-            )
         self.load_warnings += config.provenance_warnings()
         self.notes = config.provenance_notes()
         from avemo.inference.identity import identity_for
@@ -261,29 +226,3 @@ def predict(
     videos = [videos] if isinstance(videos, (str, PathLike)) else list(videos)
     predictor = Predictor(model, device=device, num_frames=num_frames)
     return [predictor.predict_file(path, persons=persons) for path in videos]
-
-
-def _load_problem(source: str, error: Exception) -> str:
-    """One line naming the file that could not be used."""
-    folder = Path(source)
-    message = _first_line(error)
-    if folder.is_dir():
-        if (
-            "safetensors" in type(error).__module__.lower()
-            or "Safetensor" in type(error).__name__
-            or "deserializ" in message
-        ):
-            return f"{folder / 'model.safetensors'}: corrupt or truncated weights ({message})"
-        if "JSON" in message or "json" in message:
-            return f"{folder / 'config.json'}: not a valid JSON config ({message})"
-        return f"{source}: cannot load an avemo model ({type(error).__name__}: {message})"
-    if "connect" in message or "offline" in message.lower():
-        return (
-            f"{source}: not a local folder or shipped model, and the hub cannot be reached to download it ({message})"
-        )
-    return f"{source}: cannot load an avemo model ({message})"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

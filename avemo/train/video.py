@@ -86,64 +86,42 @@ class TrainOptions:
 
 
 def build_model_and_processor(options: TrainOptions, labels: list[str]):
-    """A classifier with the corpus labels, from a model folder, a config file or the default config."""
-    from modeling_avemo import (
-        AVEmoConfig,
-        AVEmoForVideoClassification,
-        load_alexnet_weights,
-        load_ir50_weights,
-        load_resnet18_weights,
-    )
+    """The classifier to train, with the corpus labels, and its processor: from --init-from (a model folder or
+    shipped model, relabelled if its labels differ), else from --config or the default config; then the face CNN of
+    --face-from and the published backbones given. Returns (model, processor)."""
+    from modeling_avemo import AVEmoConfig, AVEmoForVideoClassification
 
-    from avemo.model_folders.folders import backbone_record, processor_for, read_config_file
+    from avemo.model_folders.backbones import load_backbones
+    from avemo.model_folders.configs import default_processor, read_config_file
+    from avemo.model_folders.face_transfer import load_face_from, with_face_of
+    from avemo.model_folders.loading import load_model, load_model_folder
 
+    if options.face_from and (options.ir50 or options.resnet18):
+        raise ValueError(
+            f"give either --face-from or --{'ir50' if options.ir50 else 'resnet18'}: both set the face CNN"
+        )
     if options.init_from:
-        from avemo.processing import AVEmoProcessor
-
-        from avemo.model_folders.pretrained import resolve_model
-
-        source = resolve_model(options.init_from)  # a folder, or a shipped model's name
-        model = AVEmoForVideoClassification.from_pretrained(source)
+        loaded = load_model_folder(options.init_from)  # a folder, or a shipped model's name
+        model, processor = loaded.model, loaded.processor
         if model.config.labels != list(labels):
             model.relabel(labels)  # keeps the backbones (and the rows of labels both sets share)
-        folder = Path(source)
-        processor = (
-            AVEmoProcessor.from_pretrained(folder)
-            if (folder / "processor_config.json").is_file()
-            else processor_for(model.config)
-        )
     else:
         config = read_config_file(options.config) if options.config else AVEmoConfig()
         config.num_labels = len(labels)  # first: transformers resets id2label when num_labels changes
         config.id2label = dict(enumerate(labels))
         config.label2id = {label: index for index, label in enumerate(labels)}
         model = AVEmoForVideoClassification(config)
-        processor = processor_for(config)
+        processor = default_processor(config)
     if options.face_from:
         # The face CNN of the image stage (avemo train-faces), with the crops it was trained on.
-        from avemo.model_folders.face_transfer import load_face_from, with_face_of
-        from avemo.model_folders.pretrained import resolve_model
-
-        if options.ir50 or options.resnet18:
-            raise ValueError(
-                f"give either --face-from or --{'ir50' if options.ir50 else 'resnet18'}: both set the face CNN"
-            )
-        source = AVEmoForVideoClassification.from_pretrained(resolve_model(options.face_from))
+        source = load_model(options.face_from)
         if not options.init_from:  # a fresh model takes the source's face settings (an --init-from model must match)
             model = AVEmoForVideoClassification(with_face_of(model.config, source.config))
-            processor = processor_for(model.config)
+            processor = default_processor(model.config)
         load_face_from(model, source)
-    if options.ir50:
-        load_ir50_weights(model, options.ir50)
-        model.config.provenance["weights"].append(backbone_record("ir50", options.ir50))
-    if options.alexnet:
-        load_alexnet_weights(model, options.alexnet)
-        model.config.provenance["weights"].append(backbone_record("alexnet", options.alexnet))
-    if options.resnet18:
-        # The face recipe follows the weights (ImageNet's or FAN's crops): the processor is made again to match.
-        load_resnet18_weights(model, options.resnet18, recipe=options.resnet18_recipe)
-        model.config.provenance["weights"].append(backbone_record("resnet18", options.resnet18))
-        processor = processor_for(model.config)
+    backbones = {"ir50": options.ir50, "alexnet": options.alexnet, "resnet18": options.resnet18}
+    if "resnet18" in load_backbones(model, backbones, options.resnet18_recipe):
+        processor = default_processor(model.config)  # the face recipe follows the weights (ImageNet's or FAN's crops)
     processor.num_frames = options.num_frames
     return model, processor
 
