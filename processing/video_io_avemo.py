@@ -73,6 +73,19 @@ def _duration(container, stream) -> float | None:
     return None
 
 
+def media_duration(path: str | PathLike) -> float | None:
+    """A media file's length in seconds from its headers (the container's, else its first video or audio stream's);
+    None for a picture, a file that does not say, or one that cannot be opened (reading it names the problem)."""
+    try:
+        with _open(path) as container:
+            if container.format.name in _IMAGE_FORMATS:
+                return None
+            streams = list(container.streams.video) + list(container.streams.audio)
+            return _duration(container, streams[0] if streams else None)
+    except MediaError:
+        return None
+
+
 def sample_times(duration: float, num_frames: int) -> list[float]:
     """Centres of `num_frames` equal segments of the clip (no frame at the very start or end)."""
     return [(index + 0.5) * duration / num_frames for index in range(num_frames)]

@@ -20,16 +20,15 @@ import argparse  # noqa: E402
 import html  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from avemo.inference.analysis import TIMELINE_FROM_SECONDS, Analysis, FileAnalyser, InputRejected  # noqa: E402
+from avemo.space.options import DEFAULT_MAX_MB, DEFAULT_MAX_SECONDS, add_space_arguments  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger("avemo.space")
 
-DEFAULT_MAX_SECONDS = 60.0
-DEFAULT_MAX_MB = 50.0
-# Uploads at least this long also get a timeline: a score every second over 2 s windows (avemo predict --timeline).
-TIMELINE_FROM_SECONDS = 10.0
 # Example media, relative to an examples folder laid out like ../shared/data (see find_examples_dir).
 EXAMPLES = {
     "video/single_face.mp4": "a man smiling (2.4 s)",
@@ -52,10 +51,6 @@ EU_AI_ACT = (
     "systems that infer emotions are prohibited in workplaces and education institutions (except for medical or "
     "safety reasons): do not use this demo there."
 )
-
-
-class InputRejected(ValueError):
-    """A file this Space will not analyse (too long, too large, nothing to analyse); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -133,162 +128,21 @@ def find_examples_dir() -> Path | None:
 # ------------------------------------------------------------------------------------------------ analysis
 
 
-@dataclass
-class Analysis:
-    """Everything one request shows (built per request; nothing is shared between requests)."""
-
-    prediction: dict
-    frame_times: list[float]  # every sampled frame
-    face_times: list[float]  # frames with a face
-    crops: list  # RGB uint8 arrays, one per face
-    per_frame: list[list[float]]  # per face: probability of each label from that face alone
-    visual_weights: list[float] | None  # the model's weight of each face in the clip's score
-    log_mel: object | None  # (mel, time) array when the model used audio
-    audio_weights: object | None  # (H, W) attention over the audio map
-    hop_seconds: float = 0.01
-    labels: list[str] = field(default_factory=list)
-    timeline: list | None = None  # TimelineWindow rows for long uploads, else None
-    persons: list = field(default_factory=list)  # PersonPrediction of every person, largest screen time first
-    person_crops: dict = field(default_factory=dict)  # person id -> the largest face crop the model read of them
-
-
-class EmotionSpace:
-    """The model, loaded once; `analyse(path)` is safe to call from several threads at once (it only reads it)."""
+class EmotionSpace(FileAnalyser):
+    """The analyser this Space runs, made from its settings; the page reads `settings` and `model_name` too."""
 
     def __init__(self, settings: SpaceSettings):
-        from avemo.inference import Predictor
-
-        self.settings = settings
-        self.ensemble = None
-        if isinstance(settings.model, tuple):
-            from avemo.inference.ensemble import EnsemblePredictor
-
-            # The mean of the models' probabilities is the answer; the plots show the first model's view.
-            self.ensemble = EnsemblePredictor(
-                settings.model, weights=settings.weights, device=settings.device, num_frames=settings.num_frames
-            )
-            self.predictor = self.ensemble.members[0]
-            self.model_name = " + ".join(_model_display_name(model) for model in settings.model)
-        else:
-            self.predictor = Predictor(settings.model, device=settings.device, num_frames=settings.num_frames)
-            self.model_name = _model_display_name(settings.model)
-
-    @property
-    def labels(self) -> list[str]:
-        return self.predictor.labels
-
-    def check_file(self, path: Path) -> None:
-        """Size and length limits, before any decoding."""
-        size_mb = path.stat().st_size / 1e6
-        if size_mb > self.settings.max_mb:
-            raise InputRejected(
-                f"{path.name}: {size_mb:.1f} MB is more than this Space accepts ({self.settings.max_mb:g} MB)"
-            )
-        seconds = media_duration(path)
-        if seconds is not None and seconds > self.settings.max_seconds:
-            raise InputRejected(
-                f"{path.name}: the clip lasts {seconds:.1f} s, longer than this Space accepts "
-                f"({self.settings.max_seconds:g} s); trim it or run avemo predict locally"
-            )
-
-    def analyse(self, path) -> Analysis:
-        """Decode, align, predict, and compute what the plots show. Raises MediaError / NothingToPredictError /
-        InputRejected on bad input."""
-        import torch
-
-        from avemo.processing import ProcessedClip
-
-        path = Path(path)
-        self.check_file(path)
-        predictor = self.predictor
-        processor = predictor.processor
-        clip = processor.process_video(path)
-        if self.ensemble is not None:
-            prediction = self.ensemble.predict_file(path, clips={processor.to_json_string(): clip}).to_dict()
-        else:
-            prediction = predictor.predict_clip(clip).to_dict()
-        # One more pass for the plots: the whole clip (attention weights), then each face on its own (audio
-        # withheld), so the timeline shows what every frame says by itself.
-        singles = [
-            ProcessedClip(clip.source, [face], [clip.frame_times[face.frame_index]], None) for face in clip.faces
-        ]
-        inputs = processor.batch([clip, *singles]).to(predictor.device)
-        with torch.inference_mode():
-            outputs = predictor.model(**inputs)
-        probabilities = outputs.logits.float().softmax(-1).cpu()
-        visual_weights = None
-        if outputs.visual_attentions is not None and clip.faces:
-            visual_weights = outputs.visual_attentions[0, : len(clip.faces)].float().cpu().tolist()
-        log_mel = audio_weights = None
-        if processor.uses_audio and clip.has_audio:
-            log_mel = inputs["input_features"][0, 0].float().cpu().numpy()
-            length = int(inputs["audio_mask"][0].sum())
-            log_mel = log_mel[:, : max(length, 1)]
-            if outputs.audio_attentions is not None:
-                audio_weights = outputs.audio_attentions[0].float().cpu().numpy()
-        extractor = processor.feature_extractor
-        prediction["file"] = path.name
-        persons, crops = self.people(path)
-        prediction["persons"] = [person.to_dict() for person in persons]
-        timeline = None
-        duration = media_duration(path)
-        if duration is not None and duration >= TIMELINE_FROM_SECONDS:
-            from avemo.inference.timeline import TimelineBuilder
-
-            timeline = list(TimelineBuilder(predictor, window=2.0, hop=1.0).run(path))
-            prediction["timeline"] = [row.to_dict() for row in timeline]
-        return Analysis(
-            prediction=prediction,
-            frame_times=list(clip.frame_times),
-            face_times=[clip.frame_times[face.frame_index] for face in clip.faces],
-            crops=[face.crop for face in clip.faces],
-            per_frame=probabilities[1:].tolist(),
-            visual_weights=visual_weights,
-            log_mel=log_mel,
-            audio_weights=audio_weights,
-            hop_seconds=extractor.hop_length / extractor.sampling_rate,
-            labels=self.labels,
-            timeline=timeline,
-            persons=persons,
-            person_crops=crops,
+        super().__init__(
+            settings.model,
+            weights=settings.weights,
+            device=settings.device,
+            num_frames=settings.num_frames,
+            max_seconds=settings.max_seconds,
+            max_mb=settings.max_mb,
         )
-
-    def people(self, path: Path) -> tuple[list, dict]:
-        """Every person of the file (`avemo predict --persons`, the first model's view for an ensemble) and the
-        largest face crop of each; none when no face can be used."""
-        from avemo.processing import NothingToPredictError
-
-        predictor = self.predictor
-        video = predictor.process(path, persons=True)
-        try:
-            result = predictor.predict_persons(video)
-        except NothingToPredictError:
-            return [], {}
-        crops = {}
-        for person in video.persons:
-            faces = person.faces or []
-            if faces:
-                largest = max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
-                crops[person.person_id] = largest.crop
-        return result.persons, crops
-
-
-def media_duration(path: Path) -> float | None:
-    """The clip's length in seconds from its headers (None for pictures, or when the file cannot be opened: the
-    processor then says what is wrong with it)."""
-    try:
-        import av
-
-        with av.open(str(path)) as container:
-            if container.duration:
-                return container.duration / 1_000_000
-            streams = list(container.streams.video) + list(container.streams.audio)
-            for stream in streams:
-                if stream.duration and stream.time_base:
-                    return float(stream.duration * stream.time_base)
-    except Exception:  # noqa: BLE001 - unreadable files are reported by the processor, with its typed error
-        return None
-    return None
+        self.settings = settings
+        models = settings.model if isinstance(settings.model, tuple) else (settings.model,)
+        self.model_name = " + ".join(_model_display_name(model) for model in models)
 
 
 def _model_display_name(model) -> str:
@@ -484,73 +338,128 @@ def _examples(gr, examples_dir: Path | None, names: tuple[str, ...], component, 
         )
 
 
-def build_demo(space: EmotionSpace):
+def page_outputs(space: EmotionSpace, path) -> tuple:
+    """What the page shows for one upload, in the order of `build_demo`'s outputs; bad input raises gr.Error with one
+    readable line (the server log keeps the traceback of anything unexpected)."""
     import gradio as gr
 
     from avemo.processing import MediaError, NothingToPredictError
 
-    settings = space.settings
-    uses_audio = space.predictor.processor.uses_audio
-
-    def run(path):
-        if not path:
-            raise gr.Error(
-                "Upload a video or a picture, record one with the webcam, or pick an example first.",
-                title="Nothing to analyse",
-                print_exception=False,
-            )
-        path = Path(path)
-        try:
-            analysis = space.analyse(path)
-        except (MediaError, NothingToPredictError, InputRejected) as error:
-            raise gr.Error(
-                readable_error(error, path), title="Cannot analyse this file", print_exception=False
-            ) from None
-        except Exception as error:  # noqa: BLE001 - the page gets one line, the server log the traceback
-            logger.exception("analysing %s failed", path)
-            raise gr.Error(
-                f"{html.escape(path.name)}: analysis failed ({type(error).__name__}: {readable_error(error, path)}); "
-                "the server log has the details",
-                title="Something went wrong",
-                print_exception=False,
-            ) from None
-        result = analysis.prediction
-        gallery = [(crop, f"{time:.2f} s") for crop, time in zip(analysis.crops, analysis.face_times)]
-        if analysis.log_mel is not None:
-            spectrogram, audio_note = spectrogram_figure(analysis), ""
-        elif uses_audio:
-            spectrogram, audio_note = (
-                None,
-                "No audio in this file (or it is silent): the prediction comes from the faces.",
-            )
-        else:
-            spectrogram, audio_note = None, "This model does not use the audio: there is no spectrogram to show."
-        over_time = None
-        if analysis.timeline:
-            from avemo.inference.timeline import timeline_figure as windows_figure
-
-            over_time = windows_figure(
-                analysis.timeline, analysis.labels, title=f"{path.name}: a score every second (2 s windows)"
-            )
-        people = [
-            (analysis.person_crops[person.id], person_caption(person))
-            for person in analysis.persons
-            if person.id in analysis.person_crops
-        ]
-        return (
-            {label: float(score) for label, score in result["scores"].items()},
-            summary_markdown(analysis, uses_audio),
-            over_time,
-            timeline_figure(analysis),
-            gallery,
-            spectrogram,
-            audio_note,
-            result,
-            people,
-            persons_markdown(analysis),
+    if not path:
+        raise gr.Error(
+            "Upload a video or a picture, record one with the webcam, or pick an example first.",
+            title="Nothing to analyse",
+            print_exception=False,
         )
+    path = Path(path)
+    try:
+        analysis = space.analyse(path)
+    except (MediaError, NothingToPredictError, InputRejected) as error:
+        raise gr.Error(readable_error(error, path), title="Cannot analyse this file", print_exception=False) from None
+    except Exception as error:  # noqa: BLE001 - the page gets one line, the server log the traceback
+        logger.exception("analysing %s failed", path)
+        raise gr.Error(
+            f"{html.escape(path.name)}: analysis failed ({type(error).__name__}: {readable_error(error, path)}); "
+            "the server log has the details",
+            title="Something went wrong",
+            print_exception=False,
+        ) from None
+    uses_audio = space.predictor.processor.uses_audio
+    if analysis.log_mel is not None:
+        spectrogram, audio_note = spectrogram_figure(analysis), ""
+    elif uses_audio:
+        spectrogram, audio_note = None, "No audio in this file (or it is silent): the prediction comes from the faces."
+    else:
+        spectrogram, audio_note = None, "This model does not use the audio: there is no spectrogram to show."
+    over_time = None
+    if analysis.timeline:
+        from avemo.inference.timeline import timeline_figure as windows_figure
 
-    examples_dir = settings.examples_dir
+        title = f"{path.name}: a score every second (2 s windows)"
+        over_time = windows_figure(analysis.timeline, analysis.labels, title=title)
+    result = analysis.prediction
+    return (
+        {label: float(score) for label, score in result["scores"].items()},
+        summary_markdown(analysis, uses_audio),
+        over_time,
+        timeline_figure(analysis),
+        [(crop, f"{time:.2f} s") for crop, time in zip(analysis.crops, analysis.face_times)],
+        spectrogram,
+        audio_note,
+        result,
+        [(analysis.person_crops[p.id], person_caption(p)) for p in analysis.persons if p.id in analysis.person_crops],
+        persons_markdown(analysis),
+    )
+
+
+def _input_tabs(gr, examples_dir: Path | None) -> tuple:
+    """The video and picture tabs with their buttons and examples; returns (video, video button, image, image
+    button)."""
+    with gr.Tab("Video"):
+        video = gr.Video(
+            sources=["upload", "webcam"],
+            include_audio=True,
+            label="Video (upload or webcam, with sound)",
+            elem_id="video-input",
+        )
+        video_button = gr.Button("Recognise emotions", variant="primary", elem_id="run-video")
+        _examples(gr, examples_dir, EXAMPLE_VIDEOS, video, "Example clips")
+    with gr.Tab("Picture"):
+        image = gr.Image(
+            type="filepath", sources=["upload", "webcam", "clipboard"], label="Picture", elem_id="image-input"
+        )
+        image_button = gr.Button("Recognise emotions", variant="primary", elem_id="run-image")
+        _examples(gr, examples_dir, EXAMPLE_IMAGES, image, "Example pictures")
+    if examples_dir:
+        gr.Markdown(EXAMPLES_CREDIT)
+    return video, video_button, image, image_button
+
+
+def _result_panels(gr, space: EmotionSpace) -> list:
+    """The plots, galleries and texts below the inputs, in `page_outputs`' order after the label and summary."""
+    windows = gr.Plot(
+        label=f"Emotions over time (uploads of {TIMELINE_FROM_SECONDS:g} s or more)",
+        format="png",
+        elem_id="windows-output",
+    )
+    timeline = gr.Plot(label="Per-frame scores and frame weights", format="png", elem_id="timeline-output")
+    faces = gr.Gallery(
+        label="Faces the model read (time in the clip)",
+        columns=8,
+        rows=1,
+        height=190,
+        object_fit="contain",
+        elem_id="faces-output",
+    )
+    with gr.Row():
+        people = gr.Gallery(
+            label="Every person (one face each; caption: label, share of the speech)",
+            columns=6,
+            rows=1,
+            height=210,
+            object_fit="contain",
+            elem_id="persons-output",
+            scale=2,
+        )
+        people_summary = gr.Markdown(label="persons", elem_id="persons-summary")
+    uses_audio = space.predictor.processor.uses_audio
+    spectrogram = gr.Plot(
+        label="Audio: log-mel with attention", format="png", visible=uses_audio, elem_id="spectrogram-output"
+    )
+    audio_note = gr.Markdown(label="audio note", elem_id="audio-note")
+    with gr.Accordion("The result as JSON (what avemo predict --json prints)", open=False):
+        raw = gr.JSON(label="result", elem_id="raw-output")
+    with gr.Accordion("About the model: provenance and warnings", open=True):
+        gr.Markdown(model_markdown(space), elem_id="model-card")
+    return [windows, timeline, faces, spectrogram, audio_note, raw, people, people_summary]
+
+
+def build_demo(space: EmotionSpace):
+    """The page (gr.Blocks): a video or a picture in, every view of its analysis out, queued with the settings'
+    concurrency."""
+    import gradio as gr
+
+    settings = space.settings
     with gr.Blocks(title="avemo: emotions in a video", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# avemo: emotion recognition in a video\n"
@@ -560,63 +469,15 @@ def build_demo(space: EmotionSpace):
         )
         with gr.Row():
             with gr.Column(scale=1):
-                with gr.Tab("Video"):
-                    video = gr.Video(
-                        sources=["upload", "webcam"],
-                        include_audio=True,
-                        label="Video (upload or webcam, with sound)",
-                        elem_id="video-input",
-                    )
-                    video_button = gr.Button("Recognise emotions", variant="primary", elem_id="run-video")
-                    _examples(gr, examples_dir, EXAMPLE_VIDEOS, video, "Example clips")
-                with gr.Tab("Picture"):
-                    image = gr.Image(
-                        type="filepath",
-                        sources=["upload", "webcam", "clipboard"],
-                        label="Picture",
-                        elem_id="image-input",
-                    )
-                    image_button = gr.Button("Recognise emotions", variant="primary", elem_id="run-image")
-                    _examples(gr, examples_dir, EXAMPLE_IMAGES, image, "Example pictures")
-                if examples_dir:
-                    gr.Markdown(EXAMPLES_CREDIT)
+                video, video_button, image, image_button = _input_tabs(gr, settings.examples_dir)
             with gr.Column(scale=1):
                 label = gr.Label(num_top_classes=len(space.labels), label="Label probabilities", elem_id="label-output")
                 summary = gr.Markdown(label="summary", elem_id="summary-output")
-        windows = gr.Plot(
-            label=f"Emotions over time (uploads of {TIMELINE_FROM_SECONDS:g} s or more)",
-            format="png",
-            elem_id="windows-output",
-        )
-        timeline = gr.Plot(label="Per-frame scores and frame weights", format="png", elem_id="timeline-output")
-        faces = gr.Gallery(
-            label="Faces the model read (time in the clip)",
-            columns=8,
-            rows=1,
-            height=190,
-            object_fit="contain",
-            elem_id="faces-output",
-        )
-        with gr.Row():
-            people = gr.Gallery(
-                label="Every person (one face each; caption: label, share of the speech)",
-                columns=6,
-                rows=1,
-                height=210,
-                object_fit="contain",
-                elem_id="persons-output",
-                scale=2,
-            )
-            people_summary = gr.Markdown(label="persons", elem_id="persons-summary")
-        spectrogram = gr.Plot(
-            label="Audio: log-mel with attention", format="png", visible=uses_audio, elem_id="spectrogram-output"
-        )
-        audio_note = gr.Markdown(label="audio note", elem_id="audio-note")
-        with gr.Accordion("The result as JSON (what avemo predict --json prints)", open=False):
-            raw = gr.JSON(label="result", elem_id="raw-output")
-        with gr.Accordion("About the model: provenance and warnings", open=True):
-            gr.Markdown(model_markdown(space), elem_id="model-card")
-        outputs = [label, summary, windows, timeline, faces, spectrogram, audio_note, raw, people, people_summary]
+        outputs = [label, summary, *_result_panels(gr, space)]
+
+        def run(path):
+            return page_outputs(space, path)
+
         video_button.click(run, inputs=[video], outputs=outputs, api_name="predict")
         image_button.click(run, inputs=[image], outputs=outputs, api_name="predict_image")
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=32)
@@ -647,49 +508,6 @@ def launch(
     return demo
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        "-m",
-        default=None,
-        action="append",
-        help="model folder, shipped model name or hub id; several for an ensemble (default: AVEMO_MODEL, "
-        "comma-separated for an ensemble, else the shipped fer2013-faces)",
-    )
-    parser.add_argument(
-        "--weights",
-        type=float,
-        nargs="+",
-        default=None,
-        help="one weight per --model in an ensemble (default: AVEMO_MODEL_WEIGHTS, else equal)",
-    )
-    parser.add_argument(
-        "--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free one from 7860)"
-    )
-    parser.add_argument(
-        "--max-duration",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help=f"longest clip accepted (default: AVEMO_SPACE_MAX_SECONDS, else {DEFAULT_MAX_SECONDS:g})",
-    )
-    parser.add_argument(
-        "--max-file-mb",
-        type=float,
-        default=None,
-        metavar="MB",
-        help=f"largest upload accepted (default: AVEMO_SPACE_MAX_MB, else {DEFAULT_MAX_MB:g})",
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    parser.add_argument(
-        "--num-frames", type=int, default=None, help="frames sampled per clip (default: the processor's)"
-    )
-    parser.add_argument("--concurrency", type=int, default=2, help="requests analysed at the same time (default 2)")
-
-
 def settings_from_args(args) -> SpaceSettings:
     return SpaceSettings.resolve(
         model=args.model,
@@ -704,7 +522,7 @@ def settings_from_args(args) -> SpaceSettings:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="avemo's Space: emotion recognition in the browser")
-    add_arguments(parser)
+    add_space_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from transformers.utils import logging as hf_logging

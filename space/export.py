@@ -5,7 +5,8 @@ A Space installs `requirements.txt` and runs `python app.py`; avemo is not on Py
     DIR/app.py               the app (this package's app.py)
     DIR/README.md            Spaces front matter (sdk: gradio, sdk_version, app_file, models, ...) and a description
     DIR/requirements.txt     avemo's dependencies (Gradio itself comes from sdk_version)
-    DIR/avemo/, DIR/modeling_avemo/    avemo's code, imported from beside app.py (with the shipped model inside)
+    DIR/avemo/, DIR/modeling_avemo/    avemo's code, imported from beside app.py (with the shipped model inside;
+                             of this package, what app.py imports: avemo/space/options.py)
     DIR/avemo_space.json     the model to load: "model" (a local --model, exported into DIR/model), a hub id, or null
     DIR/model/               a local --model, written by `avemo export` (weights, code, card)
     DIR/examples/            the example media found (see app.find_examples_dir), with their credits in README.md
@@ -20,6 +21,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
 _VENDORED_SUBPACKAGES = ("processing", "hub_card")  # beside avemo/ in a source checkout, inside it once installed
+# What app.py imports of its own package; the rest (app.py itself, this exporter) stays out of DIR/avemo/space.
+SPACE_MODULES = ("__init__.py", "options.py")
 
 
 class SpaceExportError(ValueError):
@@ -48,6 +51,9 @@ def vendor_avemo(output: Path) -> None:
         if not target.exists():  # a source checkout keeps them beside avemo/
             module = importlib.import_module(f"avemo.{name}")
             _copy_package(Path(module.__file__).resolve().parent, target)
+    (output / "avemo" / "space").mkdir()
+    for name in SPACE_MODULES:
+        shutil.copy2(HERE / name, output / "avemo" / "space" / name)
     _copy_package(Path(modeling_avemo.__file__).resolve().parent, output / "modeling_avemo")
 
 

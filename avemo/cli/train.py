@@ -1,0 +1,83 @@
+"""`avemo train`: fine-tune on a video corpus with a speaker-independent split; the best model ends up in OUT/best.
+Its augmentation flags (one per `AugmentConfig` field) are `avemo train-faces`'s too."""
+
+import argparse
+import sys
+
+from avemo.cli.common import add_debug_flag, training_summary
+from avemo.options import add_dataclass_options, options_from_args
+
+
+def add_parser(commands) -> None:
+    from avemo.train.video import TrainOptions
+
+    train = commands.add_parser(
+        "train",
+        help="fine-tune on a corpus; the best model ends up in OUT/best",
+        description="Fine-tune on RAVDESS, CREMA-D, AFEW or a CSV list with a speaker-independent split. Runs on one "
+        "CPU/GPU, or under `accelerate launch` on several processes.",
+    )
+    add_dataclass_options(train, TrainOptions)  # one flag per field, with the field's help and default
+    add_augmentation_options(train)
+    add_debug_flag(train)
+    train.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from avemo.train.video import TrainOptions, train
+
+    options = options_from_args(TrainOptions, args, augment=augmentation_from_args(args))
+    metrics = train(options)
+    if metrics:
+        print(f"best model: {options.output_dir}/best (test split: {training_summary(metrics)})", file=sys.stderr)
+    return 0
+
+
+def add_augmentation_options(parser: argparse.ArgumentParser) -> None:
+    """One option per AugmentConfig field (same name, dashes for underscores). Their argparse default is None
+    (not given): run_train starts from the defaults, or from nothing with --no-augment, and applies those given."""
+    from avemo.data.augmentation import AugmentConfig, option_help
+
+    defaults = AugmentConfig()
+    group = parser.add_argument_group(
+        "augmentation",
+        "applied on the fly to the training batches only (evaluation never augments); on by default. The paper does "
+        "not publish its augmentation: these defaults are avemo's own choice.",
+    )
+    group.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="switch all augmentation off (options given with it switch single ones back on) "
+        "(default: off, augmentation is on)",
+    )
+    for name, text in option_help().items():
+        default = getattr(defaults, name)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{text} (default: {'on' if default else 'off'})",
+            )
+        else:
+            group.add_argument(
+                flag,
+                type=type(default),
+                default=None,
+                metavar="N" if isinstance(default, int) else "X",
+                help=f"{text} (default: {default})",
+            )
+
+
+def augmentation_from_args(args):
+    from dataclasses import fields, replace
+
+    from avemo.data.augmentation import AugmentConfig
+
+    given = {
+        item.name: getattr(args, item.name)
+        for item in fields(AugmentConfig)
+        if getattr(args, item.name, None) is not None
+    }
+    return replace(AugmentConfig.none() if args.no_augment else AugmentConfig(), **given)
