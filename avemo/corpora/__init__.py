@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 # The built-in corpora, registered in this order (the order `--corpus` lists them).
 from . import ravdess, crema_d, afew, csv_list  # noqa: F401  (isort: skip)
-from .base import Corpus, CorpusError, corpus_names, existing, get_corpus, register_corpus, to_dataset
+from .base import Corpus, CorpusError, corpus_names, existing_data_dir, get_corpus, register_corpus, to_dataset
 from .splits import file_level_split, speaker_level_split
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def corpus_labels(name: str, data_dir: str | PathLike | None = None) -> list[str
         raise CorpusError(
             f'the "{corpus.name}" corpus takes its labels from the table: pass data_dir (the CSV or its folder)'
         )
-    return corpus.labels_from_data(existing(data_dir))
+    return corpus.labels_from_data(existing_data_dir(data_dir))
 
 
 def load_corpus(name: str, data_dir: str | PathLike, crowd_labels: str | None = None) -> Dataset:
@@ -74,7 +74,7 @@ def load_corpus(name: str, data_dir: str | PathLike, crowd_labels: str | None = 
             choices = ", ".join(corpus.crowd_labels)
             raise CorpusError(f"crowd_labels must be None or one of {choices}, not {crowd_labels!r}")
         options["crowd_labels"] = crowd_labels
-    root = existing(data_dir)
+    root = existing_data_dir(data_dir)
     if not corpus.data_dir_may_be_file and not root.is_dir():
         raise CorpusError(f"{root}: the {corpus.name} reader expects a folder, not a file")
     rows, note = corpus.read(root, **options)

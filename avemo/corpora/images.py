@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from avemo.corpora.base import CorpusRegistry
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 FER2013_LABELS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 # fer2013new.csv's vote columns, in its order; the last two (unknown, not a face) are not expressions.
@@ -348,20 +350,24 @@ def read_affectnet(path, validation_share: float = 0.1, seed: int = 0, affectnet
     )
 
 
-IMAGE_CORPORA = {
-    corpus.name: corpus
-    for corpus in (
-        ImageCorpus("folder", read_image_folder),
-        ImageCorpus("fer2013", read_fer2013),
-        ImageCorpus("ferplus", read_ferplus),
-        ImageCorpus("rafdb", read_rafdb),
-        ImageCorpus("affectnet", read_affectnet),
-    )
-}
+# The image corpora of `avemo train-faces --corpus`, registered in this order (the order the option lists them).
+IMAGE_CORPORA = CorpusRegistry("image corpus", ImageCorpusError)
+for _corpus in (
+    ImageCorpus("folder", read_image_folder),
+    ImageCorpus("fer2013", read_fer2013),
+    ImageCorpus("ferplus", read_ferplus),
+    ImageCorpus("rafdb", read_rafdb),
+    ImageCorpus("affectnet", read_affectnet),
+):
+    IMAGE_CORPORA.register(_corpus)
+
+
+def image_corpus_names() -> tuple[str, ...]:
+    """The registered image corpora, in registration order."""
+    return IMAGE_CORPORA.names()
 
 
 def load_image_corpus(name: str, path, validation_share: float = 0.1, seed: int = 0, **options):
-    """The `train` / `validation` / `test` DatasetDict of an image corpus (see IMAGE_CORPORA for the names)."""
-    if name not in IMAGE_CORPORA:
-        raise ImageCorpusError(f"unknown image corpus {name!r}; known: {', '.join(IMAGE_CORPORA)}")
-    return IMAGE_CORPORA[name].read(path, validation_share=validation_share, seed=seed, **options)
+    """The `train` / `validation` / `test` DatasetDict of an image corpus (see `image_corpus_names`); an
+    ImageCorpusError names an unknown corpus, a missing file or a bad row."""
+    return IMAGE_CORPORA.get(name).read(path, validation_share=validation_share, seed=seed, **options)

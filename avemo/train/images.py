@@ -42,9 +42,10 @@ def face_encoder_names() -> tuple:
 
 
 def image_corpus_names() -> tuple:
-    from avemo.corpora.images import IMAGE_CORPORA
+    """The image corpora --corpus takes (looked up when the parser is built)."""
+    from avemo.corpora.images import image_corpus_names as names
 
-    return tuple(IMAGE_CORPORA)
+    return names()
 
 
 @dataclass(kw_only=True)
