@@ -9,19 +9,13 @@ folder corpus in which no face is found) is taken whole. Training is `avemo trai
 metrics, best validation UAR kept); an image is a clip of one frame.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
-import numpy as np
 
 from avemo.options import BackboneFiles, option, same_option
 from avemo.train.video import TrainOptions, fit, logger, training_arguments
-
-# A folder picture this small in which no face is found is taken to be a face crop already.
-PRECROPPED_MAX_SIDE = 160
 
 
 def face_encoder_names() -> tuple:
@@ -150,70 +144,13 @@ def build_image_model(options: TrainFacesOptions, labels: list[str]):
     return model, processor
 
 
-def _image_face(example, aligner):
-    """One row: the face crop of its image (as cached clips hold faces) or why there is none."""
-    from avemo.processing.face_alignment_avemo import as_rgb_uint8
-
-    try:
-        image = as_rgb_uint8(np.asarray(example["image"].convert("RGB")), example["path"])
-        height, width = image.shape[:2]
-        if example["precropped"]:
-            face, how = aligner.align_in_box(image), "taken whole (a face crop already)"
-        elif example["box"]:
-            face, how = aligner.align_in_box(image, example["box"], detector="annotated box"), "annotated box"
-        else:
-            face, how = aligner.align(image), "detected"
-            if face is None and max(height, width) <= PRECROPPED_MAX_SIDE:
-                face, how = aligner.align_in_box(image), f"no face found in a {width}x{height} picture: taken whole"
-        if face is None:
-            return {"faces": b"", "how": "", "error": f"{example['path']}: no face found"}
-    except (OSError, ValueError) as error:
-        return {"faces": b"", "how": "", "error": f"{example['path']}: {error}"}
-    return {"faces": face.crop[None].tobytes(), "how": how, "error": ""}
-
-
-def cache_image_faces(splits: dict, processor, cache_dir, data_key: str, num_proc: int = 1) -> dict:
-    """Each split with `faces` (one crop, the bytes of a (1, S, S, 3) uint8 array), `how` and `error`, computed
-    once per recipe and corpus and kept under `cache_dir`."""
-    import datasets
-
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    settings = hashlib.sha256((processor.to_json_string() + data_key).encode()).hexdigest()[:12]
-    aligner = processor.aligner
-    cached = {}
-    for name, split in splits.items():
-        rows = hashlib.sha256(json.dumps([list(split["path"]), list(split["label"])]).encode()).hexdigest()[:12]
-        kept = {key: value for key, value in split.features.items() if key != "image"}  # the crops replace the pictures
-        features = datasets.Features(
-            {
-                **kept,
-                "faces": datasets.Value("binary"),
-                "how": datasets.Value("string"),
-                "error": datasets.Value("string"),
-            }
-        )
-        cached[name] = split.map(
-            _image_face,
-            fn_kwargs={"aligner": aligner},
-            features=features,
-            num_proc=min(num_proc, len(split)) if num_proc > 1 else None,
-            cache_file_name=str(cache_dir / f"faces-{name}-{settings}-{rows}.arrow"),
-            new_fingerprint=f"avemo-faces-{settings}-{rows}",
-            load_from_cache_file=True,
-            remove_columns=["image"],
-            desc=f"faces of the {name} images",
-        )
-    return cached
-
-
 def train_faces(options: TrainFacesOptions) -> dict:
     """Train the image stage and write OUT/best; returns the test-split metrics (main process; {} elsewhere)."""
     import os
 
     from transformers import set_seed
 
-    from avemo.data.caching import drop_failed
+    from avemo.data.caching import cache_image_faces, drop_failed
     from avemo.corpora.images import load_image_corpus
 
     set_seed(options.seed)
