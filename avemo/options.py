@@ -99,12 +99,18 @@ def _default_text(value) -> str:
     return str(value)
 
 
-def add_dataclass_options(parser, cls, exclude=(), only=None, changes: dict | None = None) -> list:
+def add_dataclass_options(
+    parser, cls, exclude=(), only=None, changes: dict | None = None, unset_defaults: bool = False
+) -> list:
     """One flag per field of the dataclass `cls` (fields with `option(...)` metadata), on `parser` or an argument
     group; `changes` = {name: {"help": ..., "default": ..., "required": ..., "choices": ...}} adapts single ones to a
     command. Returns the names added. The annotation gives the type: `X | None` is an optional X, `list[X]` takes
     one or more values (`nargs="+"`, or one per flag with `action="append"`), `bool` is a switch (`--name`, or
-    `--name` / `--no-name` when it defaults to on)."""
+    `--name` / `--no-name` when it defaults to on).
+
+    With `unset_defaults`, a flag not given parses to None (its help still shows the field's default) and every
+    switch has both `--name` and `--no-name`: for options applied over a base that the command picks, as the
+    augmentation flags are over the default augmentation or none (`--no-augment`)."""
     hints = typing.get_type_hints(cls)
     added = []
     for item in _command_line_fields(cls, exclude, only):
@@ -126,11 +132,11 @@ def add_dataclass_options(parser, cls, exclude=(), only=None, changes: dict | No
             help_text = f"{help_text} (default: {_default_text(default)})"
         kwargs = {"dest": item.name, "help": help_text}
         if not required:
-            kwargs["default"] = default
+            kwargs["default"] = None if unset_defaults else default
         else:
             kwargs["required"] = True
         if kind is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
+            kwargs["action"] = argparse.BooleanOptionalAction if default or unset_defaults else "store_true"
         else:
             if typing.get_origin(kind) is list:
                 kind = typing.get_args(kind)[0]

@@ -19,7 +19,8 @@ from avemo.data.augmentation import (
     mask_features,
     roll_waveform,
 )
-from avemo.cli import _augmentation_from_args, build_parser, main
+from avemo.cli import build_parser, main
+from avemo.cli.train import augmentation_from_args
 from avemo.data.collator import AVEmoCollator, evenly_spaced
 from avemo.model_folders.configs import default_processor
 from modeling_avemo import AVEmoConfig
@@ -329,15 +330,15 @@ def _parsed(*options):
 
 
 def test_command_line_options():
-    assert _augmentation_from_args(_parsed()) == AugmentConfig()
-    assert _augmentation_from_args(_parsed("--no-augment")) == AugmentConfig.none()
+    assert augmentation_from_args(_parsed()) == AugmentConfig()
+    assert augmentation_from_args(_parsed("--no-augment")) == AugmentConfig.none()
     assert AugmentConfig.none().is_off and not AugmentConfig().is_off
     # A mask count alone switches masking back on: the widths keep their defaults.
-    assert _augmentation_from_args(_parsed("--no-augment", "--time-masks", "2")).masks_features
-    assert _augmentation_from_args(_parsed("--no-augment", "--horizontal-flip", "0.5", "--random-frames")) == replace(
+    assert augmentation_from_args(_parsed("--no-augment", "--time-masks", "2")).masks_features
+    assert augmentation_from_args(_parsed("--no-augment", "--horizontal-flip", "0.5", "--random-frames")) == replace(
         AugmentConfig.none(), horizontal_flip=0.5, random_frames=True
     )
-    assert _augmentation_from_args(
+    assert augmentation_from_args(
         _parsed("--time-masks", "3", "--freq-mask-bins", "20", "--no-random-frames")
     ) == replace(AugmentConfig(), time_masks=3, freq_mask_bins=20, random_frames=False)
     help_text = io.StringIO()

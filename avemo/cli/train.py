@@ -34,11 +34,10 @@ def run(args) -> int:
 
 
 def add_augmentation_options(parser: argparse.ArgumentParser) -> None:
-    """One option per AugmentConfig field (same name, dashes for underscores). Their argparse default is None
-    (not given): run_train starts from the defaults, or from nothing with --no-augment, and applies those given."""
-    from avemo.data.augmentation import AugmentConfig, option_help
+    """One flag per AugmentConfig field (same name, dashes for underscores), not given by default: the command starts
+    from the default augmentation, or from none with --no-augment, and applies the flags given over it."""
+    from avemo.data.augmentation import AugmentConfig
 
-    defaults = AugmentConfig()
     group = parser.add_argument_group(
         "augmentation",
         "applied on the fly to the training batches only (evaluation never augments); on by default. The paper does "
@@ -50,34 +49,16 @@ def add_augmentation_options(parser: argparse.ArgumentParser) -> None:
         help="switch all augmentation off (options given with it switch single ones back on) "
         "(default: off, augmentation is on)",
     )
-    for name, text in option_help().items():
-        default = getattr(defaults, name)
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool):
-            group.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=f"{text} (default: {'on' if default else 'off'})",
-            )
-        else:
-            group.add_argument(
-                flag,
-                type=type(default),
-                default=None,
-                metavar="N" if isinstance(default, int) else "X",
-                help=f"{text} (default: {default})",
-            )
+    add_dataclass_options(group, AugmentConfig, unset_defaults=True)
 
 
 def augmentation_from_args(args):
-    from dataclasses import fields, replace
+    """The AugmentConfig the command line asks for: the default one (or none, with --no-augment) with the
+    augmentation flags given applied over it."""
+    from dataclasses import replace
 
     from avemo.data.augmentation import AugmentConfig
+    from avemo.options import option_names
 
-    given = {
-        item.name: getattr(args, item.name)
-        for item in fields(AugmentConfig)
-        if getattr(args, item.name, None) is not None
-    }
+    given = {name: getattr(args, name) for name in option_names(AugmentConfig) if getattr(args, name) is not None}
     return replace(AugmentConfig.none() if args.no_augment else AugmentConfig(), **given)

@@ -25,13 +25,17 @@ Random numbers come from torch's generator: the Trainer seeds it, and DataLoader
 from it (NumPy's global generator would repeat the same draws in every worker).
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass
 
 import numpy as np
 
+from avemo.options import option
 
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
+
+def _option(default, help: str) -> Field:
+    """A field that is also a flag of avemo train and train-faces (avemo.options), its metavar N or X by type."""
+    metavar = None if isinstance(default, bool) else "N" if isinstance(default, int) else "X"
+    return option(default, help, metavar=metavar)
 
 
 @dataclass
@@ -98,11 +102,6 @@ class AugmentConfig:
     @property
     def masks_features(self) -> bool:
         return bool(self.time_masks and self.time_mask_frames or self.freq_masks and self.freq_mask_bins)
-
-
-def option_help() -> dict:
-    """{field name: help text} for the command line."""
-    return {item.name: item.metadata["help"] for item in fields(AugmentConfig)}
 
 
 # ------------------------------------------------------------------------------------------------------ faces

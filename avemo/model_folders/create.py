@@ -14,9 +14,7 @@ from modeling_avemo.backbone_import import BackboneWeightsError
 from avemo.model_folders.backbones import load_backbones
 from avemo.model_folders.configs import ModelFolderError, default_processor
 from avemo.model_folders.loading import load_model
-from avemo.model_folders.pretrained import pretrained_path
-
-PRESETS = ("fer2013-faces", "fer2013-audio-visual")
+from avemo.model_folders.pretrained import PRESETS, pretrained_path
 
 
 def init_model_folder(

