@@ -58,7 +58,29 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    # Inputs are checked before anything heavy is imported or the model loads: a missing file is reported at once.
+    """Runs `avemo predict`: one result per file (text, or JSON with --json), per person with --persons, or a
+    timeline per file with --timeline. Returns the exit status: 1 when any file failed, 2 for flags that do not go
+    together."""
+    videos, failures = _media_files(args)
+    if not videos:
+        return 1
+    args.persons = args.persons or bool(args.annotate)
+    conflict = _conflicting_flags(args, videos)
+    if conflict:
+        print(f"avemo predict: error: {conflict}", file=sys.stderr)
+        return 2
+    predictor = _predictor(args)
+    if not args.json:  # in JSON every result carries them
+        for note in predictor.notes:
+            print(f"model: {note}", file=sys.stderr)
+    if args.timeline:
+        return _run_timelines(args, predictor, videos, failures)
+    return _print_predictions(args, predictor, videos, failures)
+
+
+def _media_files(args) -> tuple[list[str], int]:
+    """The files to predict and how many were refused, each refusal printed in one line: missing files and folders
+    first, before anything heavy is imported, then files that are not media at all, before the model loads."""
     failures, videos = 0, []
     for video in args.videos:
         problem = path_problem(video)
@@ -68,16 +90,11 @@ def run(args) -> int:
         else:
             videos.append(video)
     if not videos:
-        return 1
-
-    from tqdm.auto import tqdm
-
-    from avemo.processing import MediaError, NothingToPredictError, probe_media
-
-    from avemo.inference.predictor import Predictor
+        return [], failures
+    from avemo.processing import MediaError, probe_media
 
     readable = []
-    for video in videos:  # files that are not media at all, still before the model loads
+    for video in videos:
         try:
             probe_media(video)
             readable.append(video)
@@ -86,29 +103,37 @@ def run(args) -> int:
                 raise
             failures += 1
             print(f"avemo predict: error: {error}", file=sys.stderr)
-    videos = readable
-    if not videos:
-        return 1
-    models = args.model or [None]
-    args.persons = args.persons or bool(args.annotate)
+    return readable, failures
+
+
+def _conflicting_flags(args, videos: list[str]) -> str | None:
+    """What is wrong with the flags given together, or None."""
     if args.annotate and len(videos) > 1 and Path(args.annotate).suffix:
-        print("avemo predict: error: --annotate with several videos takes a folder, not a file", file=sys.stderr)
-        return 2
-    if len(models) > 1 or args.weights:
+        return "--annotate with several videos takes a folder, not a file"
+    if len(args.model or []) > 1 or args.weights:
         for flag, wanted in (("--timeline", args.timeline), ("--persons", args.persons)):
             if wanted:
-                print(f"avemo predict: error: {flag} takes one --model", file=sys.stderr)
-                return 2
-        from avemo.inference.ensemble import EnsemblePredictor
+                return f"{flag} takes one --model"
+    return None
 
-        predictor = EnsemblePredictor(models, weights=args.weights, device=args.device, num_frames=args.num_frames)
-    else:
-        predictor = Predictor(models[0], device=args.device, num_frames=args.num_frames)
-    if not args.json:  # in JSON every result carries them
-        for note in predictor.notes:
-            print(f"model: {note}", file=sys.stderr)
-    if args.timeline:
-        return _run_timelines(args, predictor, videos, failures)
+
+def _predictor(args):
+    """The Predictor of --model (the shipped model when none is given), or an EnsemblePredictor of several."""
+    from avemo.inference import EnsemblePredictor, Predictor
+
+    models = args.model or [None]
+    if len(models) > 1 or args.weights:
+        return EnsemblePredictor(models, weights=args.weights, device=args.device, num_frames=args.num_frames)
+    return Predictor(models[0], device=args.device, num_frames=args.num_frames)
+
+
+def _print_predictions(args, predictor, videos: list[str], failures: int) -> int:
+    """Predict each file (the next ones read while the model runs) and print each result or its one-line error as it
+    comes, with a bar on a terminal for three files or more. Returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from avemo.processing import MediaError, NothingToPredictError
+
     progress = tqdm(
         total=len(videos),
         desc="predict",
@@ -193,13 +218,12 @@ def _annotated_predictions(args, predictor, videos):
 
 
 def _run_timelines(args, predictor, videos, failures: int) -> int:
-    from collections import Counter
-
+    """`--timeline`: each file's windows classified, written as CSV (or JSON) and a plot, and summarised in one line
+    (or a JSON object). Returns the exit status."""
     from tqdm.auto import tqdm
 
+    from avemo.inference.timeline import TimelineBuilder
     from avemo.processing import MediaError
-
-    from avemo.inference.timeline import TimelineBuilder, plot_timeline, write_timeline
 
     builder = TimelineBuilder(
         predictor, window=args.window, hop=args.hop, faces_per_second=args.faces_per_second, persons=args.persons
@@ -207,7 +231,6 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     for video in videos:
-        stem = Path(video).stem
         # A bar on a terminal; none in a log file, where the summary line below says what was done.
         with tqdm(
             desc=f"timeline {Path(video).name}", unit="window", file=sys.stderr, disable=not sys.stderr.isatty()
@@ -219,60 +242,76 @@ def _run_timelines(args, predictor, videos, failures: int) -> int:
                 failures += 1
                 print(f"avemo predict: error: {error}", file=sys.stderr)
                 continue
-        data = write_timeline(
-            rows, predictor.labels, output_dir / f"{stem}.timeline.{'json' if args.json else 'csv'}", as_json=args.json
-        )
-        plot = plot_timeline(
-            rows,
-            predictor.labels,
-            output_dir / f"{stem}.timeline.png",
-            title=f"{Path(video).name}: emotion scores per {args.window:g} s window",
-        )
         seconds = time.perf_counter() - started  # reading, faces and model (not the files written after)
-        length = max((row.end for row in rows), default=0.0)
-        counts = Counter(row.label for row in rows if row.label)
-        summary = {
-            "file": video,
-            "windows": len({row.start for row in rows}),
-            "window": args.window,
-            "hop": args.hop,
-            "labels": {label: round(count / max(1, len(rows)), 4) for label, count in counts.most_common()},
-            "windows_without_input": sum(1 for row in rows if not row.label),
-            "seconds": round(seconds, 2),
-            "real_time_factor": round(length / seconds, 2) if seconds > 0 else None,
-            "timeline": str(data),
-            "plot": str(plot),
-            "warnings": predictor.load_warnings,
-            "notes": predictor.notes,
-        }
-        if args.persons:
-            summary["persons"] = _timeline_persons(rows)
-        if args.annotate:
-            from avemo.inference.annotate import Overlay, annotate_video
-
-            overlay = Overlay.from_timeline(builder.tracks, rows)
-            summary["annotated"] = str(annotate_video(video, _annotation_path(args, video), overlay))
+        summary = _timeline_summary(args, predictor, builder, video, rows, seconds, output_dir)
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
         else:
-            share = (
-                ", ".join(f"{label} {value:.0%}" for label, value in summary["labels"].items())
-                or "no window had a face or audio"
-            )
-            print(
-                f"{video}: {summary['windows']} windows of {args.window:g} s every {args.hop:g} s: {share} -> {data}, "
-                f"{plot} ({seconds:.1f} s, {summary['real_time_factor']}x real time)"
-            )
-            for person in summary.get("persons", []):
-                share = ", ".join(f"{label} {value:.0%}" for label, value in person["labels"].items())
-                print(
-                    f"  person {person['id']}: {person['windows']} windows, speaking in {person['speaking']}: {share}"
-                )
-            if args.annotate:
-                print(f"  annotated video: {summary['annotated']}")
-            for warning in predictor.load_warnings:
-                print(f"  warning: {warning}")
+            print("\n".join(_timeline_lines(args, summary)))
     return 1 if failures else 0
+
+
+def _timeline_summary(args, predictor, builder, video: str, rows: list, seconds: float, output_dir: Path) -> dict:
+    """Write one file's timeline (CSV or JSON), its plot and, with --annotate, the annotated video; returns the
+    summary `--json` prints: windows, the share of each label, timing, the files written, warnings and notes."""
+    from collections import Counter
+
+    from avemo.inference.timeline import plot_timeline, write_timeline
+
+    stem = Path(video).stem
+    data = write_timeline(
+        rows, predictor.labels, output_dir / f"{stem}.timeline.{'json' if args.json else 'csv'}", as_json=args.json
+    )
+    plot = plot_timeline(
+        rows,
+        predictor.labels,
+        output_dir / f"{stem}.timeline.png",
+        title=f"{Path(video).name}: emotion scores per {args.window:g} s window",
+    )
+    length = max((row.end for row in rows), default=0.0)
+    counts = Counter(row.label for row in rows if row.label)
+    summary = {
+        "file": video,
+        "windows": len({row.start for row in rows}),
+        "window": args.window,
+        "hop": args.hop,
+        "labels": {label: round(count / max(1, len(rows)), 4) for label, count in counts.most_common()},
+        "windows_without_input": sum(1 for row in rows if not row.label),
+        "seconds": round(seconds, 2),
+        "real_time_factor": round(length / seconds, 2) if seconds > 0 else None,
+        "timeline": str(data),
+        "plot": str(plot),
+        "warnings": predictor.load_warnings,
+        "notes": predictor.notes,
+    }
+    if args.persons:
+        summary["persons"] = _timeline_persons(rows)
+    if args.annotate:
+        from avemo.inference.annotate import Overlay, annotate_video
+
+        overlay = Overlay.from_timeline(builder.tracks, rows)
+        summary["annotated"] = str(annotate_video(video, _annotation_path(args, video), overlay))
+    return summary
+
+
+def _timeline_lines(args, summary: dict) -> list[str]:
+    """The text a timeline prints: one line for the file, then its persons, the annotated video and warnings."""
+    share = (
+        ", ".join(f"{label} {value:.0%}" for label, value in summary["labels"].items())
+        or "no window had a face or audio"
+    )
+    lines = [
+        f"{summary['file']}: {summary['windows']} windows of {args.window:g} s every {args.hop:g} s: {share} -> "
+        f"{summary['timeline']}, {summary['plot']} ({summary['seconds']:.1f} s, {summary['real_time_factor']}x real "
+        "time)"
+    ]
+    for person in summary.get("persons", []):
+        share = ", ".join(f"{label} {value:.0%}" for label, value in person["labels"].items())
+        lines.append(f"  person {person['id']}: {person['windows']} windows, speaking in {person['speaking']}: {share}")
+    if args.annotate:
+        lines.append(f"  annotated video: {summary['annotated']}")
+    lines += [f"  warning: {warning}" for warning in summary["warnings"]]
+    return lines
 
 
 def _timeline_persons(rows) -> list[dict]:

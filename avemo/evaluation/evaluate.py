@@ -39,7 +39,6 @@ def evaluate_model(
     import numpy as np
     import torch
 
-    from avemo.corpora import load_corpus, speaker_split
     from avemo.evaluation.metrics import classification_metrics
     from avemo.inference.ensemble import EnsemblePredictor
     from avemo.inference.scores import weighted_mean
@@ -49,9 +48,7 @@ def evaluate_model(
     models = [model] if isinstance(model, (str, Path)) else list(model)
     ensemble = EnsemblePredictor(models, weights=weights, device=device)
     name = str(models[0]) if len(models) == 1 else f"an ensemble of {len(models)} models"
-    dataset = load_corpus(corpus, data_dir, crowd_labels=crowd_labels)
-    if split != "all":
-        dataset = speaker_split(dataset, corpus)[split]
+    dataset = _clips(corpus, data_dir, split, crowd_labels)
     to_model = label_mapping(dataset.features["label"].names, ensemble.labels, name)
     usable = np.ones(len(dataset), dtype=bool)
     skipped, probabilities = {}, []
@@ -60,9 +57,7 @@ def evaluate_model(
             member_cache = cache_dir or Path(scratch) / str(index)
             rows, errors = _member_probabilities(member, dataset, member_cache, num_proc, batch_size)
             probabilities.append(rows)
-            for path, error in errors.items():
-                if error:
-                    skipped.setdefault(path, error)
+            skipped.update({path: error for path, error in errors.items() if error and path not in skipped})
             usable &= np.array([not error for error in errors.values()])
     for path, error in list(skipped.items())[:20]:
         log(f"skipped {error}" if path in error else f"skipped {path}: {error}")
@@ -71,9 +66,8 @@ def evaluate_model(
     combined = weighted_mean(probabilities, ensemble.orders, ensemble.weights)
     predicted = combined[torch.from_numpy(usable)].argmax(-1).numpy()
     references = np.asarray([to_model[label] for label, ok in zip(dataset["label"], usable) if ok])
-    metrics = classification_metrics(predicted, references, len(ensemble.labels))
     report = {
-        **metrics,
+        **classification_metrics(predicted, references, len(ensemble.labels)),
         "labels": ensemble.labels,
         "num_clips": int(len(references)),
         "skipped": [{"file": path, "error": error} for path, error in skipped.items()],
@@ -82,11 +76,18 @@ def evaluate_model(
         "corpus": corpus,
         "split": split,
         "model_trained": all(bool(member.model.config.trained) for member in ensemble.members),
+        **({"weights": ensemble.weights} if len(models) > 1 else {}),
     }
-    if len(models) > 1:
-        report["weights"] = ensemble.weights
     _write_report(report, Path(output), models, corpus, split)
     return report
+
+
+def _clips(corpus: str, data_dir, split: str, crowd_labels: str | None):
+    """The corpus' clips to evaluate on: all of them, or one part of its speaker-independent split."""
+    from avemo.corpora import load_corpus, speaker_split
+
+    dataset = load_corpus(corpus, data_dir, crowd_labels=crowd_labels)
+    return dataset if split == "all" else speaker_split(dataset, corpus)[split]
 
 
 def _member_probabilities(member, dataset, cache_dir, num_proc: int, batch_size: int):

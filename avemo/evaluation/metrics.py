@@ -84,6 +84,22 @@ def classification_metrics(predictions, references, num_labels: int) -> dict:
     }
 
 
+def _checked_counts(matrix, labels) -> tuple[np.ndarray, list[str]]:
+    """The matrix as float64 counts and the labels as strings; a ValueError says what does not fit (a matrix that is
+    not square, a label count that differs from its side, negative or non-finite counts)."""
+    counts = np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ValueError(
+            f"matrix must be square and non-empty (rows = true, columns = predicted), got shape {counts.shape}"
+        )
+    labels = [str(label) for label in labels]
+    if len(labels) != counts.shape[0]:
+        raise ValueError(f"got {len(labels)} label names for a {counts.shape[0]} x {counts.shape[1]} matrix")
+    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+        raise ValueError("matrix must hold non-negative finite counts")
+    return counts.astype(np.float64), labels
+
+
 def plot_confusion_matrix(
     matrix,
     labels: Sequence[str],
@@ -101,18 +117,7 @@ def plot_confusion_matrix(
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    counts = np.asarray(matrix)
-    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
-        raise ValueError(
-            f"matrix must be square and non-empty (rows = true, columns = predicted), got shape {counts.shape}"
-        )
-    labels = [str(label) for label in labels]
-    if len(labels) != counts.shape[0]:
-        raise ValueError(f"got {len(labels)} label names for a {counts.shape[0]} x {counts.shape[1]} matrix")
-    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
-        raise ValueError("matrix must hold non-negative finite counts")
-    counts = counts.astype(np.float64)
-
+    counts, labels = _checked_counts(matrix, labels)
     if normalize:
         row_sums = counts.sum(axis=1, keepdims=True)
         shown = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
@@ -142,16 +147,9 @@ def plot_confusion_matrix(
 
     for row in range(n):
         for column in range(n):
-            dark = shown[row, column] > 0.5 * vmax
-            axes.text(
-                column,
-                row,
-                f"{int(round(counts[row, column]))}",
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="white" if dark else "black",
-            )
+            colour = "white" if shown[row, column] > 0.5 * vmax else "black"
+            count = f"{int(round(counts[row, column]))}"
+            axes.text(column, row, count, ha="center", va="center", fontsize=9, color=colour)
 
     figure.tight_layout()
     path = pathlib.Path(path)
