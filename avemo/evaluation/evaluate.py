@@ -43,12 +43,10 @@ def evaluate_model(
     from avemo.inference.ensemble import EnsemblePredictor
     from avemo.inference.scores import weighted_mean
 
-    if split not in SPLITS:
-        raise ValueError(f"split={split!r} is not valid; allowed values: {', '.join(SPLITS)}")
+    dataset = _clips(corpus, data_dir, split, crowd_labels)  # before the models load: a bad corpus is named at once
     models = [model] if isinstance(model, (str, Path)) else list(model)
     ensemble = EnsemblePredictor(models, weights=weights, device=device)
     name = str(models[0]) if len(models) == 1 else f"an ensemble of {len(models)} models"
-    dataset = _clips(corpus, data_dir, split, crowd_labels)
     to_model = label_mapping(dataset.features["label"].names, ensemble.labels, name)
     usable = np.ones(len(dataset), dtype=bool)
     skipped, probabilities = {}, []
@@ -86,6 +84,8 @@ def _clips(corpus: str, data_dir, split: str, crowd_labels: str | None):
     """The corpus' clips to evaluate on: all of them, or one part of its speaker-independent split."""
     from avemo.corpora import load_corpus, speaker_split
 
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not valid; allowed values: {', '.join(SPLITS)}")
     dataset = load_corpus(corpus, data_dir, crowd_labels=crowd_labels)
     return dataset if split == "all" else speaker_split(dataset, corpus)[split]
 
