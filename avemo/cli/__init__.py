@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (the process's arguments when None) and run the command. Returns its exit status: 0, or 1 with one
+    line naming the file and the problem (a traceback with --debug), 2 for bad flags, 130 when interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

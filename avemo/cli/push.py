@@ -7,6 +7,7 @@ from avemo.cli.common import add_debug_flag, megabytes
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo push` subparser."""
     push = commands.add_parser(
         "push",
         help="upload a folder written by avemo export to the hub",
@@ -26,6 +27,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Upload the folder (or, with --dry-run, list what would go) and say where it went. Returns the exit status (0)."""
     from avemo.hub_card import push_folder
 
     plan = push_folder(

@@ -8,6 +8,7 @@ from avemo.space.options import add_space_arguments
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo space` subparser: the Space's own flags, and --export to write a Space repository instead."""
     space = commands.add_parser(
         "space",
         help="the Gradio Space in your browser (needs avemo[space]); --export DIR writes a Space repository",
@@ -29,6 +30,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Serve the Space (until interrupted), or with --export write a Space repository. Returns the exit status (0)."""
     if args.export:
         from avemo.space.export import export_space
 

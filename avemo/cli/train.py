@@ -9,6 +9,7 @@ from avemo.options import add_dataclass_options, options_from_args
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo train` subparser: one flag per TrainOptions field, then the augmentation flags."""
     from avemo.train.video import TrainOptions
 
     train = commands.add_parser(
@@ -24,6 +25,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Train and say where the best model went, with its test-split metrics. Returns the exit status (0)."""
     from avemo.train.video import TrainOptions, train
 
     options = options_from_args(TrainOptions, args, augment=augmentation_from_args(args))

@@ -9,6 +9,8 @@ from avemo.options import add_dataclass_options, options_from_args
 
 
 def add_parser(commands) -> None:
+    """Add the `avemo train-faces` subparser: TrainFacesOptions' flags (the image-stage wording of those shared with
+    avemo train), then the augmentation flags."""
     from avemo.train.images import TrainFacesOptions
 
     faces = commands.add_parser(
@@ -27,6 +29,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Train the image stage and say where the face CNN went and what to run next. Returns the exit status (0)."""
     from avemo.train.images import TrainFacesOptions, train_faces
 
     options = options_from_args(TrainFacesOptions, args, augment=augmentation_from_args(args))

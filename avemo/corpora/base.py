@@ -52,6 +52,7 @@ class Corpus:
 
     @property
     def layout(self) -> str:
+        """The folder layout the reader expects: its docstring."""
         return inspect.getdoc(self.read) or ""
 
 
@@ -146,6 +147,8 @@ def find_file(root: Path, name: str) -> Path | None:
 
 def open_text(path: Path):
     # utf-8-sig drops the byte-order mark that spreadsheet exports put before the header.
+    """The file opened for reading as text (utf-8, a byte-order mark dropped); a CorpusError names a file that cannot be
+    read."""
     try:
         return open(path, newline="", encoding="utf-8-sig")
     except OSError as error:
@@ -153,6 +156,8 @@ def open_text(path: Path):
 
 
 def raise_unparsed(root: Path, unparsed: list[Path], corpus: str, hint: str) -> None:
+    """Raise a CorpusError listing the media files that do not follow the corpus' naming, with `hint`; nothing when
+    there are none."""
     if unparsed:
         raise CorpusError(
             f"{len(unparsed)} media file(s) under {root} do not follow the {corpus} naming:\n"
@@ -171,6 +176,8 @@ def listing(root: Path | None, paths: list[Path]) -> str:
 
 
 def to_dataset(rows: list[Row], labels: list[str], corpus: str, note: str) -> Dataset:
+    """The reader's rows as the Dataset every corpus returns: path, label (a ClassLabel of `labels`), speaker, corpus
+    and split columns, sorted by path, with `note` as its description."""
     from datasets import ClassLabel, Dataset, DatasetInfo, Features, Value
 
     rows = sorted(rows)  # by path first, so results do not depend on file-system order
@@ -195,6 +202,8 @@ def to_dataset(rows: list[Row], labels: list[str], corpus: str, note: str) -> Da
 
 
 def select(dataset: Dataset, indices: dict[str, list[int]]) -> DatasetDict:
+    """A DatasetDict of the named splits, each the rows at its indices (sorted, so each split keeps the corpus' path
+    order)."""
     from datasets import DatasetDict
 
     # Sorted indices keep each split in path order, like the corpus itself.

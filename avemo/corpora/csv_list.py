@@ -26,6 +26,7 @@ def read_csv_list(root: Path) -> tuple[list[Row], str]:
 
 
 def csv_labels(root: Path) -> list[str]:
+    """The label names of a CSV corpus (the CSV, or the one CSV in the folder), sorted."""
     return sorted({label for _, label, _ in _read_table(_find_csv(root))})
 
 

@@ -59,6 +59,7 @@ class ImageCorpus:
 
     @property
     def layout(self) -> str:
+        """The layout the reader expects: its docstring."""
         return (self.read.__doc__ or "").strip()
 
 
@@ -141,6 +142,7 @@ def read_image_folder(path, validation_share: float = 0.1, seed: int = 0):
         raise ImageCorpusError(f"{root}: no class folders (expected {root}/<label>/<image>, e.g. {root}/Happy/001.jpg)")
 
     def rows_of(folder: Path) -> list[dict]:
+        """The picture rows of one split folder (a sub-folder per label)."""
         rows = []
         for index, label in enumerate(labels):
             for file in sorted((folder / label).glob("*")) if (folder / label).is_dir() else []:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 def speaker_level_split(dataset: Dataset, speakers: list[str], distinct: list[str], seed: int) -> DatasetDict:
+    """Train, validation and test splits that keep every speaker in one of them: the sorted speakers shuffled with
+    `seed`, about 80/10/10 %."""
     order = list(distinct)  # sorted first, so that the shuffle depends on the seed only
     random.Random(seed).shuffle(order)
     sizes = split_sizes(len(order))
@@ -26,6 +28,8 @@ def speaker_level_split(dataset: Dataset, speakers: list[str], distinct: list[st
 
 
 def file_level_split(dataset: Dataset, seed: int, reason: str) -> DatasetDict:
+    """Train, validation and test splits of files, stratified by label, when there are too few speakers (warned about,
+    with `reason`); with fewer than 3 files every split holds all of them."""
     count = len(dataset)
     message = f"speaker_split: {reason}; the split is file-level, stratified by label, and not speaker-independent"
     # stacklevel 3: the warnings point at the caller of speaker_split.
@@ -56,6 +60,7 @@ def split_sizes(count: int) -> tuple[int, int, int]:
 
 
 def cuts(sizes: tuple[int, int, int]) -> list[tuple[str, int, int]]:
+    """(split, start, stop) of each split in an ordered list, from the split sizes."""
     bounds, start = [], 0
     for split, size in zip(SPLITS, sizes):
         bounds.append((split, start, start + size))

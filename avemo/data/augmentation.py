@@ -89,18 +89,22 @@ class AugmentConfig:
         )
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (for the run's record)."""
         return asdict(self)
 
     @property
     def is_off(self) -> bool:
+        """Whether training batches come out as evaluation sees them (nothing drawn, nothing changed)."""
         return not (self.random_frames or self.changes_faces or self.time_shift_seconds or self.masks_features)
 
     @property
     def changes_faces(self) -> bool:
+        """Whether any face transform (flip, shift, colour jitter) can change a crop."""
         return bool(self.horizontal_flip or self.face_shift or self.brightness or self.contrast or self.saturation)
 
     @property
     def masks_features(self) -> bool:
+        """Whether any SpecAugment mask (a count and a width above 0) can be drawn."""
         return bool(self.time_masks and self.time_mask_frames or self.freq_masks and self.freq_mask_bins)
 
 
@@ -121,6 +125,7 @@ class FaceTransform:
 
     @property
     def is_identity(self) -> bool:
+        """Whether this draw leaves the crops as they are."""
         return self == FaceTransform()
 
     def apply(self, crops: np.ndarray) -> np.ndarray:
@@ -173,6 +178,7 @@ def draw_face_transform(config: AugmentConfig, size: int, generator=None) -> Fac
     import torch
 
     def uniform(low, high):
+        """A number drawn uniformly from [low, high) with the given generator."""
         return float(low + (high - low) * torch.rand((), generator=generator))
 
     flip = bool(config.horizontal_flip) and bool(torch.rand((), generator=generator) < config.horizontal_flip)

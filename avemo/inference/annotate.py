@@ -50,10 +50,12 @@ class Overlay:
         speakers = _Windows(row for row in rows if row.person is not None and row.speaking)
 
         def label_at(person, time):
+            """The person's label and its score in the window nearest `time`, or None."""
             row = people[person].nearest(time) if person in people else None
             return (row.label, row.scores[row.label]) if row is not None and row.label else None
 
         def speaker_at(time):
+            """The person speaking in the window nearest `time`, or None."""
             row = speakers.nearest(time)
             return row.person if row is not None else None
 

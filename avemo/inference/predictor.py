@@ -30,6 +30,7 @@ class PersonPrediction:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The person as the JSON object `avemo predict --persons --json` prints."""
         return asdict(self)
 
 
@@ -51,6 +52,8 @@ class Prediction:
     person: int | None = None
 
     def to_dict(self) -> dict:
+        """The result as the JSON object `avemo predict --json` prints (without `persons` and `person` unless persons
+        were asked for)."""
         data = asdict(self)
         if self.persons is None:
             del data["persons"], data["person"]
@@ -194,6 +197,7 @@ class Predictor:
         from avemo.processing import MediaError, NothingToPredictError
 
         def prepare(path):
+            """The file processed, or the error it raised."""
             try:
                 return self.process(path, persons)
             except (MediaError, NothingToPredictError, OSError) as error:

@@ -45,6 +45,7 @@ class TimelineWindow:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The window as one row of the timeline's JSON or CSV."""
         return asdict(self)
 
 

@@ -28,6 +28,7 @@ class FaceTransferError(ValueError):
 
 
 def face_settings(config: AVEmoConfig) -> dict:
+    """The config's face settings (FACE_FIELDS): what a face CNN's weights only mean something with."""
     return {name: getattr(config, name) for name in FACE_FIELDS}
 
 

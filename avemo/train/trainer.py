@@ -75,10 +75,13 @@ class AVEmoTrainer(Trainer):
             self.data_collator = training_collator
 
     def evaluate(self, *args, **kwargs):
+        """transformers' evaluation, with the evaluation collator (no augmentation, evenly spaced frames); returns its
+        metrics."""
         with self._evaluation_collator():
             return super().evaluate(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
+        """transformers' prediction, with the evaluation collator; returns its PredictionOutput."""
         with self._evaluation_collator():
             return super().predict(*args, **kwargs)
 
@@ -95,6 +98,9 @@ class AVEmoTrainer(Trainer):
         return [name for name in super().get_decay_parameter_names(model) if name not in batch_norm]
 
     def create_optimizer(self, model=None):
+        """The optimizer (transformers' choice from the arguments) over four parameter groups: the CNNs at
+        backbone_lr_scale times the learning rate, the rest at it, each with and without weight decay. Returns it (made
+        once)."""
         if self.optimizer is not None:
             return self.optimizer
         model = self.model if model is None else model
@@ -120,6 +126,8 @@ class AVEmoTrainer(Trainer):
         return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The batch's loss: the model's own, or with class weights a weighted cross-entropy of its logits (and the
+        outputs, with return_outputs)."""
         if self.class_weights is None or "labels" not in inputs:
             return super().compute_loss(
                 model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch

@@ -414,6 +414,7 @@ def plain_training_log():
         """Loss and validation metrics as plain lines (main process), readable in a log file."""
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            """Print the step's loss and learning rate, or the mean loss when training ends."""
             if not state.is_world_process_zero or not logs:
                 return
             if "loss" in logs:
@@ -427,6 +428,7 @@ def plain_training_log():
                 print(f"training done: {state.global_step} steps, mean loss {logs['train_loss']:.4f}", flush=True)
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            """Print the evaluation's loss, accuracy, UAR and macro F1."""
             if not state.is_world_process_zero or not metrics:
                 return
             shown = {
