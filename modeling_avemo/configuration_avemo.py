@@ -307,7 +307,7 @@ class AVEmoConfig(PreTrainedConfig):
 
     def record_evaluation(self, **result) -> dict:
         """Append a held-out evaluation to `provenance["evaluation"]`: split, corpus, clips, accuracy, uar, ...;
-        `chance_uar` defaults to 1 / num_labels. It applies to the weights as they are now."""
+        `chance_uar` defaults to 1 / num_labels. It applies to the weights as they are now. Returns the entry."""
         entry = {"date": datetime.date.today().isoformat(), "chance_uar": round(1 / self.num_labels, 4), **result}
         entry["after_training_runs"] = len(self.provenance.get("training", []))
         self.provenance.setdefault("evaluation", []).append(entry)
@@ -357,10 +357,12 @@ class AVEmoConfig(PreTrainedConfig):
     # Derived sizes, so that layers never recompute them differently.
     @property
     def uses_visual(self) -> bool:
+        """Whether faces are used: True for the `"audio_visual"` and `"visual"` modalities."""
         return self.modalities in ("audio_visual", "visual")
 
     @property
     def uses_audio(self) -> bool:
+        """Whether the audio is used: True for the `"audio_visual"` and `"audio"` modalities."""
         return self.modalities in ("audio_visual", "audio")
 
     @property
@@ -380,6 +382,7 @@ class AVEmoConfig(PreTrainedConfig):
 
     @property
     def audio_output_size(self) -> int:
+        """Width of the pooled audio vector: relation-attention concatenates [a_l ; a']."""
         return self.audio_embedding_size * POOLINGS.spec(self.audio_attention).width_factor
 
     @property

@@ -116,11 +116,13 @@ class AVEmoProcessor(ProcessorMixin):
     # Copied from modeling_avemo.configuration_avemo.AVEmoConfig.uses_visual
     @property
     def uses_visual(self) -> bool:
+        """Whether faces are used: True for the `"audio_visual"` and `"visual"` modalities."""
         return self.modalities in ("audio_visual", "visual")
 
     # Copied from modeling_avemo.configuration_avemo.AVEmoConfig.uses_audio
     @property
     def uses_audio(self) -> bool:
+        """Whether the audio is used: True for the `"audio_visual"` and `"audio"` modalities."""
         return self.modalities in ("audio_visual", "audio")
 
     @property
