@@ -379,26 +379,7 @@ class AVEmoProcessor(ProcessorMixin):
             features = [features]
         if not features:
             raise ValueError("pad needs at least one feature")
-        ranks = {"pixel_values": 4, "frame_mask": 1, "input_features": 3, "audio_mask": 1}
-        rows = []
-        for index, feature in enumerate(features):
-            row = {}
-            for key, rank in ranks.items():
-                if feature.get(key) is None:
-                    continue
-                value = (
-                    feature[key]
-                    if isinstance(feature[key], torch.Tensor)
-                    else torch.as_tensor(np.asarray(feature[key]))
-                )
-                if value.dim() == rank + 1 and value.shape[0] == 1:
-                    value = value[0]
-                if value.dim() != rank:
-                    raise ValueError(
-                        f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}"
-                    )
-                row[key] = value
-            rows.append(row)
+        rows = _clip_inputs(features)
         batch = {}
         for values_key, mask_key, time_axis in (("pixel_values", "frame_mask", 0), ("input_features", "audio_mask", 2)):
             present = [row for row in rows if values_key in row]
@@ -495,6 +476,32 @@ def luma(pixels):
 
     weights = torch.tensor([0.299, 0.587, 0.114], dtype=pixels.dtype).view(3, 1, 1)
     return (pixels * weights).sum(dim=-3, keepdim=True).round()
+
+
+def _clip_inputs(features) -> list[dict]:
+    """The model inputs of each feature as tensors of one clip's rank (a leading batch axis of 1 dropped), for
+    `AVEmoProcessor.pad`; a ValueError names a feature whose input has another shape."""
+    import torch
+
+    ranks = {"pixel_values": 4, "frame_mask": 1, "input_features": 3, "audio_mask": 1}
+    rows = []
+    for index, feature in enumerate(features):
+        row = {}
+        for key, rank in ranks.items():
+            if feature.get(key) is None:
+                continue
+            value = (
+                feature[key] if isinstance(feature[key], torch.Tensor) else torch.as_tensor(np.asarray(feature[key]))
+            )
+            if value.dim() == rank + 1 and value.shape[0] == 1:
+                value = value[0]
+            if value.dim() != rank:
+                raise ValueError(
+                    f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}"
+                )
+            row[key] = value
+        rows.append(row)
+    return rows
 
 
 def _recipe_from_arguments(recipe, face_size, face_margin, face_mean, face_std) -> FaceRecipe:
