@@ -127,14 +127,17 @@ class AVEmoProcessor(ProcessorMixin):
 
     @property
     def recipe(self) -> FaceRecipe:
+        """The face recipe as a `FaceRecipe` (the processor stores and saves its dict)."""
         return face_recipe(self.face_recipe)
 
     @property
     def face_size(self) -> int:
+        """Side of the face crops in pixels, as the recipe says."""
         return self.face_recipe["size"]
 
     @property
     def aligner(self) -> FaceAligner:
+        """A `FaceAligner` with the processor's recipe and detection settings, made anew at each access."""
         # Built on demand: to_dict deep-copies attributes, and the aligner is cheap (dlib models are cached).
         return FaceAligner(self.recipe, self.detection_max_side, self.upsample_fallback, self.cnn_fallback)
 
@@ -443,6 +446,8 @@ class AVEmoProcessor(ProcessorMixin):
         )
 
     def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save the processor as transformers does, leaving no `auto_map` behind on it. Returns transformers' answer:
+        a list holding the path of processor_config.json."""
         try:
             return super().save_pretrained(save_directory, *args, **kwargs)
         finally:
@@ -453,6 +458,8 @@ class AVEmoProcessor(ProcessorMixin):
 
     @property
     def model_input_names(self):
+        """The names of the model inputs the processor makes: `pixel_values` and `frame_mask` with faces,
+        `input_features` and `audio_mask` with audio."""
         names = []
         if self.uses_visual:
             names += ["pixel_values", "frame_mask"]
