@@ -451,7 +451,7 @@ class AVEmoModel(AVEmoPreTrainedModel):
     ) -> AVEmoModelOutput | tuple:
         r"""
         The pooled vector of each modality the config uses and their fusion, as an [`AVEmoModelOutput`] (a tuple with
-        `return_dict=False`). It is long because its arguments are documented here, as transformers' forwards do.
+        `return_dict=False`). It is long because it documents its arguments, as transformers' forwards do.
 
         pixel_values (`torch.FloatTensor` of shape `(batch_size, frames, channels, face_size, face_size)`):
             Face crops prepared by the config's `face_recipe` (3 channels, or 1 for grayscale recipes). Frames where
