@@ -37,6 +37,12 @@ _KEY_NAMES = {
 }
 CORPUS_NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D", "afew": "AFEW 8.0", "csv": "a CSV list of clips"}
 METRICS = (("accuracy", "Accuracy"), ("uar", "UAR (unweighted average recall)"), ("macro_f1", "Macro F1"))
+# What the card says a model of each `modalities` value reads.
+_MODALITY_TEXTS = {
+    "audio_visual": "faces and speech (audio-video)",
+    "visual": "faces only (the audio is not used)",
+    "audio": "speech only (the faces are not used)",
+}
 
 
 class ModelCardError(ValueError):
@@ -138,12 +144,15 @@ class Metrics:
 
     @property
     def dataset_name(self) -> str:
+        """The evaluation data's name for the card: a known corpus's (RAVDESS, ...), a CSV list's file name, else
+        the corpus as given or "unnamed data set"."""
         if self.corpus == "csv" and self.data_dir:
             return Path(self.data_dir).stem
         return CORPUS_NAMES.get(self.corpus or "", self.corpus or "unnamed data set")
 
     @property
     def chance_uar(self) -> float | None:
+        """The UAR of guessing, 1 / the number of labels; None without labels."""
         return 1 / len(self.labels) if self.labels else None
 
 
@@ -304,37 +313,12 @@ def _license(config, corpora: set[str], references: list[Reference]) -> tuple[st
     return "other", "the starting weights come with several licences (below)"
 
 
-def build_model_card(
-    model_dir: str | PathLike,
-    metrics: str | PathLike | None = None,
-    repo_id: str | None = None,
-    model_name: str | None = None,
-):
-    """A `huggingface_hub.ModelCard` for a saved avemo model folder (config.json, processor_config.json).
+def _card_data(name: str, license_id: str, measured: Metrics | None):
+    """The card's metadata (`huggingface_hub.ModelCardData`): library, task, licence and tags, with the metrics and
+    the `model-index` results of `measured` when there is one."""
+    from huggingface_hub import ModelCardData
 
-    `metrics`: an `avemo evaluate` JSON whose results become the card's `model-index`. `repo_id`: the hub id the
-    usage examples load from (default: the folder's name, as a local path).
-    """
-    from huggingface_hub import ModelCard, ModelCardData
-
-    from modeling_avemo import face_recipe
-
-    model_dir = Path(model_dir)
-    config, processor = _read_folder(model_dir)
-    labels = config.labels
-    measured = read_metrics(metrics, labels) if metrics is not None else None
-    name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.resolve().name)
-    corpora = _corpora(config, measured)
-    references = cited(*_citation_texts(config, measured))
-    license_id, license_note = _license(config, corpora, references)
-    provenance = getattr(config, "provenance", None) or {}
-    modalities = {
-        "audio_visual": "faces and speech (audio-video)",
-        "visual": "faces only (the audio is not used)",
-        "audio": "speech only (the faces are not used)",
-    }[config.modalities]
-
-    card_data = ModelCardData(
+    return ModelCardData(
         library_name="transformers",
         pipeline_tag="video-classification",
         license=license_id,
@@ -350,6 +334,35 @@ def build_model_card(
         model_name=name,
         eval_results=_eval_results(measured) if measured else None,
     )
+
+
+def build_model_card(
+    model_dir: str | PathLike,
+    metrics: str | PathLike | None = None,
+    repo_id: str | None = None,
+    model_name: str | None = None,
+):
+    """A `huggingface_hub.ModelCard` for a saved avemo model folder (config.json, processor_config.json).
+
+    `metrics`: an `avemo evaluate` JSON whose results become the card's `model-index`. `repo_id`: the hub id the
+    usage examples load from (default: the folder's name, as a local path).
+    """
+    from huggingface_hub import ModelCard
+
+    from modeling_avemo import face_recipe
+
+    model_dir = Path(model_dir)
+    config, processor = _read_folder(model_dir)
+    labels = config.labels
+    measured = read_metrics(metrics, labels) if metrics is not None else None
+    name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.resolve().name)
+    corpora = _corpora(config, measured)
+    references = cited(*_citation_texts(config, measured))
+    license_id, license_note = _license(config, corpora, references)
+    provenance = getattr(config, "provenance", None) or {}
+    modalities = _MODALITY_TEXTS[config.modalities]
+
+    card_data = _card_data(name, license_id, measured)
     snippet_id = repo_id or f"./{model_dir.resolve().name}"
     card = ModelCard.from_template(
         card_data,

@@ -57,6 +57,7 @@ class OnnxExport:
 
     @property
     def max_difference(self) -> float:
+        """The largest of the checks' max absolute logit differences."""
         return max(self.differences.values())
 
 
@@ -208,6 +209,22 @@ def _max_differences(classifier: OnnxClassifier, model, cases: dict[str, dict], 
     return differences
 
 
+def _model_to_export(model, log) -> tuple:
+    """For `export_onnx`: (where the model comes from, in words; the model; its processor) for a model folder,
+    shipped name or hub id (loaded, its warnings logged), or for a model in memory (with the default processor)."""
+    from avemo.model_folders.configs import default_processor
+    from avemo.model_folders.loading import load_model_folder
+
+    if hasattr(model, "config"):  # a model in memory (benchmarks, notebooks)
+        source, processor = f"the {type(model).__name__} given", default_processor(model.config)
+    else:
+        loaded = load_model_folder(model)
+        source, model, processor = loaded.source, loaded.model, loaded.processor
+        for warning in loaded.warnings:
+            log(warning)
+    return source, model, processor
+
+
 def export_onnx(
     model,
     output: str | PathLike,
@@ -222,22 +239,13 @@ def export_onnx(
     `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
     `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
     differences measured."""
-    from avemo.model_folders.configs import default_processor
-    from avemo.model_folders.loading import load_model_folder
-
     from .export import _readable
 
     log = log or (lambda message: None)
     output = Path(output)
     _replaceable(output, overwrite)
     require_onnx("ONNX export")
-    if hasattr(model, "config"):  # a model in memory (benchmarks, notebooks)
-        source, processor = f"the {type(model).__name__} given", default_processor(model.config)
-    else:
-        loaded = load_model_folder(model)
-        source, model, processor = loaded.source, loaded.model, loaded.processor
-        for warning in loaded.warnings:
-            log(warning)
+    source, model, processor = _model_to_export(model, log)
     model.eval()
     config = model.config
     cases = {"the traced inputs": trace_inputs(config, processor.num_frames)}

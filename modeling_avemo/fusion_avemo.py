@@ -19,6 +19,7 @@ def signed_sqrt(values: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 class ConcatFusion(nn.Module):
     @classmethod
     def from_config(cls, config) -> "ConcatFusion":
+        """A concatenation fusion; it has no parameters, so the config does not change it."""
         return cls()
 
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
@@ -43,6 +44,8 @@ class FactorizedBilinearPooling(nn.Module):
 
     @classmethod
     def from_config(cls, config) -> "FactorizedBilinearPooling":
+        """An FBP fusion of the config's `audio_output_size` and `visual_output_size` vectors, with `fbp_k` factors,
+        `fbp_o` outputs and `fbp_dropout`."""
         return cls(config.audio_output_size, config.visual_output_size, config.fbp_k, config.fbp_o, config.fbp_dropout)
 
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:

@@ -137,6 +137,8 @@ class AVEmoPreTrainedModel(PreTrainedModel):
                 module._gradient_checkpointing_func = _BlockCheckpoint(function, module)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save the model as transformers does, after recording the training since load in its provenance and, for
+        remote code, setting the config's `auto_map` (all three auto classes) and `custom_pipelines`."""
         # register_for_auto_class only writes the saving class's own entry: name all three so that a classifier
         # folder also loads with AutoModel (the base model, through base_model_prefix) and vice versa.
         if self._auto_class is not None:
@@ -448,6 +450,9 @@ class AVEmoModel(AVEmoPreTrainedModel):
         **kwargs,
     ) -> AVEmoModelOutput | tuple:
         r"""
+        The pooled vector of each modality the config uses and their fusion, as an [`AVEmoModelOutput`] (a tuple with
+        `return_dict=False`). It is long because it documents its arguments, as transformers' forwards do.
+
         pixel_values (`torch.FloatTensor` of shape `(batch_size, frames, channels, face_size, face_size)`):
             Face crops prepared by the config's `face_recipe` (3 channels, or 1 for grayscale recipes). Frames where
             `frame_mask` is 0 are never read.

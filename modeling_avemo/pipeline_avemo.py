@@ -138,6 +138,8 @@ class AVEmoVideoClassificationPipeline(Pipeline):
         return self.processor.process_video(video)
 
     def preprocess(self, inputs, num_frames=None):
+        """The model inputs of one video: a batch of one clip (of `num_frames` frames when given), its warnings
+        logged; with an ensemble, one such batch per member under `"members"`."""
         if getattr(self, "_ensemble", None):
             return self._preprocess_ensemble(inputs, num_frames)
         clip = self._clip(inputs, num_frames)
@@ -173,6 +175,7 @@ class AVEmoVideoClassificationPipeline(Pipeline):
         return {"logits": self.model(**model_inputs).logits}
 
     def postprocess(self, model_outputs, top_k=None):
+        """The `top_k` labels (all by default) with their probabilities, best first, as {"label", "score"} dicts."""
         config = self.model.config
         if "probabilities" in model_outputs:
             probabilities = model_outputs["probabilities"][0].float()

@@ -33,6 +33,7 @@ class Registry:
         return tuple(name for name, spec in self.specs.items() if where is None or where(spec))
 
     def spec(self, name: str):
+        """The spec declared for `name`; a ValueError names an unknown one and lists the declared."""
         if name not in self.specs:
             raise ValueError(f"unknown {self.kind} {name!r}; registered: {', '.join(map(repr, self.specs))}")
         return self.specs[name]
@@ -44,6 +45,7 @@ class Registry:
             raise KeyError(f"{self.kind} {name!r} is not declared in registry_avemo.py; declared: {declared}")
 
         def decorator(cls):
+            """Register `cls` for `name` and return it unchanged; a ValueError if another class holds the name."""
             existing = self._classes.get(name)
             # The same class again is a module reload; another class would silently replace a part.
             if existing is not None and existing.__qualname__ != cls.__qualname__:

@@ -20,14 +20,17 @@ class ProcessedClip:
 
     @property
     def frames_sampled(self) -> int:
+        """How many frames were sampled from the clip, with a face or not."""
         return len(self.frame_times)
 
     @property
     def frames_used(self) -> int:
+        """How many sampled frames held a face: the frames the model sees."""
         return len(self.faces)
 
     @property
     def has_audio(self) -> bool:
+        """Whether the clip has a waveform of at least one sample."""
         return self.audio is not None and self.audio.size > 0
 
 

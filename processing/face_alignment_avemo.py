@@ -123,6 +123,7 @@ def warp_affine(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     padded = np.pad(frame.astype(np.float32), ((1, 1), (1, 1), (0, 0)))  # the black border
 
     def pick(y, x):
+        """The pixels of `frame` at rows `y` and columns `x`, black outside the frame."""
         return padded[np.clip(y + 1, 0, height + 1), np.clip(x + 1, 0, width + 1)]
 
     top = pick(y0, x0) * (1 - fx) + pick(y0, x0 + 1) * fx
@@ -242,11 +243,12 @@ class FaceAligner:
 
     @property
     def face_size(self) -> int:
+        """Side of the crops in pixels, as the recipe says."""
         return self.recipe.size
 
     def load_models(self) -> "FaceAligner":
         """Build dlib's models now rather than on the first frame (0.7 s, the HOG detector most of it): a
-        `Predictor` does it as it loads, so the time is not counted against the first video."""
+        `Predictor` does it as it loads, so the time is not counted against the first video. Returns the aligner."""
         models = [_hog_detector(), _landmark_predictor()] + ([_cnn_detector()] if self.cnn_fallback else [])
         for model in models:
             model.load()

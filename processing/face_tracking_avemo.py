@@ -53,6 +53,7 @@ class DlibIdentity:
         return identity_descriptor(frame, face)
 
     def load(self) -> None:
+        """Build the recognition network now (if none is built yet) rather than at the first face."""
         _identity_network().load()
 
 
@@ -88,14 +89,17 @@ class FaceTrack:
 
     @property
     def first_seen(self) -> float:
+        """Time (s) of the first frame the face was seen in."""
         return self.times[0]
 
     @property
     def last_seen(self) -> float:
+        """Time (s) of the latest frame the face was seen in."""
         return self.times[-1]
 
     @property
     def last_box(self) -> tuple:
+        """The face's box in the latest frame it was seen in."""
         return self.boxes[-1]
 
     def median_box(self) -> tuple[int, int, int, int]:
@@ -146,7 +150,7 @@ class FaceTracker:
         self._thumbnail = None
 
     def load_models(self) -> "FaceTracker":
-        """Build the identity network now rather than at the first face."""
+        """Build the identity network now rather than at the first face. Returns the tracker."""
         if hasattr(self.identity, "load"):
             self.identity.load()
         return self

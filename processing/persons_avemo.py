@@ -75,7 +75,7 @@ class PersonsVideo:
 
 def read_persons(processor, path, track_interval: float = 0.5, stretch: float = 2.0, identity=None) -> PersonsVideo:
     """Track every person of the video (or picture) at `path` with `processor`'s settings; see the module docstring.
-    `identity`: the tracker's face-identity descriptor (default dlib's; see `FaceTracker`)."""
+    `identity`: the tracker's face-identity descriptor (default dlib's; see `FaceTracker`). Returns a `PersonsVideo`."""
     path = str(path)
     try:
         info = video_info(path)

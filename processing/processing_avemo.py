@@ -116,23 +116,28 @@ class AVEmoProcessor(ProcessorMixin):
     # Copied from modeling_avemo.configuration_avemo.AVEmoConfig.uses_visual
     @property
     def uses_visual(self) -> bool:
+        """Whether faces are used: True for the `"audio_visual"` and `"visual"` modalities."""
         return self.modalities in ("audio_visual", "visual")
 
     # Copied from modeling_avemo.configuration_avemo.AVEmoConfig.uses_audio
     @property
     def uses_audio(self) -> bool:
+        """Whether the audio is used: True for the `"audio_visual"` and `"audio"` modalities."""
         return self.modalities in ("audio_visual", "audio")
 
     @property
     def recipe(self) -> FaceRecipe:
+        """The face recipe as a `FaceRecipe` (the processor stores and saves its dict)."""
         return face_recipe(self.face_recipe)
 
     @property
     def face_size(self) -> int:
+        """Side of the face crops in pixels, as the recipe says."""
         return self.face_recipe["size"]
 
     @property
     def aligner(self) -> FaceAligner:
+        """A `FaceAligner` with the processor's recipe and detection settings, made anew at each access."""
         # Built on demand: to_dict deep-copies attributes, and the aligner is cheap (dlib models are cached).
         return FaceAligner(self.recipe, self.detection_max_side, self.upsample_fallback, self.cnn_fallback)
 
@@ -377,26 +382,7 @@ class AVEmoProcessor(ProcessorMixin):
             features = [features]
         if not features:
             raise ValueError("pad needs at least one feature")
-        ranks = {"pixel_values": 4, "frame_mask": 1, "input_features": 3, "audio_mask": 1}
-        rows = []
-        for index, feature in enumerate(features):
-            row = {}
-            for key, rank in ranks.items():
-                if feature.get(key) is None:
-                    continue
-                value = (
-                    feature[key]
-                    if isinstance(feature[key], torch.Tensor)
-                    else torch.as_tensor(np.asarray(feature[key]))
-                )
-                if value.dim() == rank + 1 and value.shape[0] == 1:
-                    value = value[0]
-                if value.dim() != rank:
-                    raise ValueError(
-                        f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}"
-                    )
-                row[key] = value
-            rows.append(row)
+        rows = _clip_inputs(features)
         batch = {}
         for values_key, mask_key, time_axis in (("pixel_values", "frame_mask", 0), ("input_features", "audio_mask", 2)):
             present = [row for row in rows if values_key in row]
@@ -460,6 +446,8 @@ class AVEmoProcessor(ProcessorMixin):
         )
 
     def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save the processor as transformers does, leaving no `auto_map` behind on it. Returns transformers' answer:
+        a list holding the path of processor_config.json."""
         try:
             return super().save_pretrained(save_directory, *args, **kwargs)
         finally:
@@ -470,6 +458,8 @@ class AVEmoProcessor(ProcessorMixin):
 
     @property
     def model_input_names(self):
+        """The names of the model inputs the processor makes: `pixel_values` and `frame_mask` with faces,
+        `input_features` and `audio_mask` with audio."""
         names = []
         if self.uses_visual:
             names += ["pixel_values", "frame_mask"]
@@ -493,6 +483,32 @@ def luma(pixels):
 
     weights = torch.tensor([0.299, 0.587, 0.114], dtype=pixels.dtype).view(3, 1, 1)
     return (pixels * weights).sum(dim=-3, keepdim=True).round()
+
+
+def _clip_inputs(features) -> list[dict]:
+    """The model inputs of each feature as tensors of one clip's rank (a leading batch axis of 1 dropped), for
+    `AVEmoProcessor.pad`; a ValueError names a feature whose input has another shape."""
+    import torch
+
+    ranks = {"pixel_values": 4, "frame_mask": 1, "input_features": 3, "audio_mask": 1}
+    rows = []
+    for index, feature in enumerate(features):
+        row = {}
+        for key, rank in ranks.items():
+            if feature.get(key) is None:
+                continue
+            value = (
+                feature[key] if isinstance(feature[key], torch.Tensor) else torch.as_tensor(np.asarray(feature[key]))
+            )
+            if value.dim() == rank + 1 and value.shape[0] == 1:
+                value = value[0]
+            if value.dim() != rank:
+                raise ValueError(
+                    f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}"
+                )
+            row[key] = value
+        rows.append(row)
+    return rows
 
 
 def _recipe_from_arguments(recipe, face_size, face_margin, face_mean, face_std) -> FaceRecipe:

@@ -124,11 +124,13 @@ class MouthMotion:
             self.samples.setdefault(track_id, []).append((time, grid))
 
     def drop_before(self, time: float) -> None:
+        """Forget the frames and mouth grids from before `time` (seconds)."""
         self.frame_times = [t for t in self.frame_times if t >= time]
         for key, samples in self.samples.items():
             self.samples[key] = [sample for sample in samples if sample[0] >= time]
 
     def frame_interval(self) -> float:
+        """Seconds between sampled frames: the median gap, or 1 / MAX_MOTION_FPS with fewer than two frames."""
         gaps = np.diff(self.frame_times)
         return float(np.median(gaps)) if len(gaps) else 1 / MAX_MOTION_FPS
 

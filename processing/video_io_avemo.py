@@ -279,6 +279,8 @@ def stream_media(
     For following faces (`persons`): ("track", time, RGB array) for the frames at each (k + 0.5) * track_interval
     that are not sample frames already, and ("gray", time, luma array) for every frame, at most `gray_fps` a second
     (mouth motion); a frame that is both comes as its "frame" or "track" event first, then its "gray" one.
+
+    It is long because one loop reads both streams, keeping the frame targets and the audio clock as it goes.
     """
     import av
 
@@ -287,19 +289,9 @@ def stream_media(
         if container.format.name in _IMAGE_FORMATS:
             raise StillImageError(f"{path}: not a video (a still image)")
         wants_video = bool(frame_interval or frame_times or track_interval or gray_fps)
-        video = container.streams.video[0] if container.streams.video and wants_video else None
-        sound = container.streams.audio[0] if container.streams.audio and audio else None
-        if video is None and sound is None:
-            kind = "no video stream" if wants_video and not container.streams.video else "nothing to read"
-            raise NotAVideoError(f"{path}: not a video ({kind})")
-        start = 0.0
-        if video is not None:
-            video.thread_type = "AUTO"
-            start = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
-        fps = float(video.average_rate) if video is not None and video.average_rate else None
-        rate = (sound.rate or sound.codec_context.sample_rate) if sound is not None else None
-        duration = _duration(container, video if video is not None else sound)
-        yield "info", None, {"duration": duration, "fps": fps, "audio_rate": rate}
+        video, sound, start, info = _streams_to_read(container, path, wants_video, audio)
+        fps, rate = info["fps"], info["audio_rate"]
+        yield "info", None, info
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate) if sound is not None else None
         tolerance = 0.5 / fps if fps else 0.0
         samples = _TimeGrid(frame_interval, frame_times)
@@ -328,14 +320,37 @@ def stream_media(
                     else:
                         if audio_time is None:
                             audio_time = max(0.0, (frame.time or 0.0) - start)
-                        for chunk in resampler.resample(frame):
-                            chunk_samples = chunk.to_ndarray().reshape(-1)
-                            yield "audio", audio_time, chunk_samples
-                            audio_time += len(chunk_samples) / rate
+                        audio_time = yield from _audio_events(resampler, frame, audio_time, rate)
         except av.error.FFmpegError as error:
             raise UnreadableMediaError(f"{path}: cannot be decoded ({error.strerror or error})") from error
         if resampler is not None:
-            for chunk in resampler.resample(None):
-                chunk_samples = chunk.to_ndarray().reshape(-1)
-                yield "audio", audio_time or 0.0, chunk_samples
-                audio_time = (audio_time or 0.0) + len(chunk_samples) / rate
+            yield from _audio_events(resampler, None, audio_time or 0.0, rate)
+
+
+def _streams_to_read(container, path, wants_video: bool, audio: bool):
+    """For `stream_media`: the video stream (None when not wanted or absent), the audio stream (None likewise), the
+    video's start time (s) and the "info" dict (duration, fps, audio sample rate) of an open container that is not a
+    picture. Raises `NotAVideoError` when there is nothing to read."""
+    video = container.streams.video[0] if container.streams.video and wants_video else None
+    sound = container.streams.audio[0] if container.streams.audio and audio else None
+    if video is None and sound is None:
+        kind = "no video stream" if wants_video and not container.streams.video else "nothing to read"
+        raise NotAVideoError(f"{path}: not a video ({kind})")
+    start = 0.0
+    if video is not None:
+        video.thread_type = "AUTO"
+        start = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
+    fps = float(video.average_rate) if video is not None and video.average_rate else None
+    rate = (sound.rate or sound.codec_context.sample_rate) if sound is not None else None
+    duration = _duration(container, video if video is not None else sound)
+    return video, sound, start, {"duration": duration, "fps": fps, "audio_rate": rate}
+
+
+def _audio_events(resampler, frame, time: float, rate: int):
+    """For `stream_media`: yields ("audio", time, mono samples) for each chunk the resampler makes of an audio
+    `frame` (None flushes it), and returns the time just after the last chunk."""
+    for chunk in resampler.resample(frame):
+        chunk_samples = chunk.to_ndarray().reshape(-1)
+        yield "audio", time, chunk_samples
+        time += len(chunk_samples) / rate
+    return time

@@ -248,6 +248,8 @@ def spectrogram_figure(analysis: Analysis):
 
 
 def summary_markdown(analysis: Analysis, uses_audio: bool) -> str:
+    """The result in Markdown: the top label and its score, how many sampled frames held a face, whether the audio
+    was used, and the warnings."""
     result = analysis.prediction
     used, sampled = result["frames_used"], result["frames_sampled"]
     score = result["scores"][result["label"]]
@@ -296,6 +298,8 @@ def persons_markdown(analysis: Analysis) -> str:
 
 
 def model_markdown(space: EmotionSpace) -> str:
+    """The model panel in Markdown: the model's name and labels, its notes and load warnings, its face recipe (for
+    models that read faces) and its provenance."""
     from avemo.hub_card import provenance_markdown
 
     predictor = space.ensemble or space.predictor
@@ -492,7 +496,8 @@ def launch(
     quiet: bool = False,
 ):
     """Load the model once, build the page and serve it (host and port: the arguments, else Gradio's
-    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, else 127.0.0.1 and the first free port from 7860)."""
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, else 127.0.0.1 and the first free port from 7860). Returns the page
+    (gr.Blocks), launched."""
     space = EmotionSpace(settings)
     demo = build_demo(space)
     demo.launch(
@@ -509,6 +514,8 @@ def launch(
 
 
 def settings_from_args(args) -> SpaceSettings:
+    """The `SpaceSettings` of parsed `add_space_arguments` flags, what they leave open taken from the environment,
+    avemo_space.json or the defaults (`SpaceSettings.resolve`)."""
     return SpaceSettings.resolve(
         model=args.model,
         weights=args.weights,
@@ -521,6 +528,7 @@ def settings_from_args(args) -> SpaceSettings:
 
 
 def main(argv=None) -> None:
+    """`python app.py`: parse the Space's flags, quieten the logs and serve the page until stopped."""
     parser = argparse.ArgumentParser(description="avemo's Space: emotion recognition in the browser")
     add_space_arguments(parser)
     args = parser.parse_args(argv)

@@ -63,6 +63,23 @@ def _is_hub_id(model: str) -> bool:
     return not Path(model).exists() and model not in PRETRAINED_MODELS
 
 
+def _copy_examples(examples: Path | None, output: Path, log) -> None:
+    """Copy the Space's example media found in `examples` into `output`/examples and log how many; None (no
+    folder of examples found) is logged as such."""
+    from .app import EXAMPLE_IMAGES, EXAMPLE_VIDEOS
+
+    copied = []
+    if examples is not None:
+        for name in EXAMPLE_VIDEOS + EXAMPLE_IMAGES:
+            if (examples / name).is_file():
+                (output / "examples" / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(examples / name, output / "examples" / name)
+                copied.append(name)
+        log(f"copied {len(copied)} example files from {examples}")
+    else:
+        log("no example media found (set AVEMO_EXAMPLES_DIR): the Space will have no examples")
+
+
 def export_space(
     output: str | PathLike,
     model: str | PathLike | None = None,
@@ -75,7 +92,7 @@ def export_space(
     """Write a Space repository to `output`; returns its files (relative paths)."""
     from huggingface_hub import SpaceCard
 
-    from .app import EXAMPLE_IMAGES, EXAMPLE_VIDEOS, find_examples_dir
+    from .app import find_examples_dir
 
     log = log or (lambda message: None)
     output = Path(output)
@@ -112,15 +129,6 @@ def export_space(
     (output / "avemo_space.json").write_text(json.dumps(settings, indent=2) + "\n")
 
     examples = Path(examples_dir) if examples_dir else find_examples_dir()
-    copied = []
-    if examples is not None:
-        for name in EXAMPLE_VIDEOS + EXAMPLE_IMAGES:
-            if (examples / name).is_file():
-                (output / "examples" / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(examples / name, output / "examples" / name)
-                copied.append(name)
-        log(f"copied {len(copied)} example files from {examples}")
-    else:
-        log("no example media found (set AVEMO_EXAMPLES_DIR): the Space will have no examples")
+    _copy_examples(examples, output, log)
     card.save(output / "README.md")
     return sorted(str(path.relative_to(output)) for path in output.rglob("*") if path.is_file())

@@ -11,7 +11,8 @@ DEFAULT_MAX_MB = 50.0
 
 
 def add_space_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model (or ensemble), where to listen, the upload limits, the device and frames, and the concurrency."""
+    """Add the Space's flags to `parser`: the model (or ensemble), where to listen, the upload limits, the device
+    and frames, and the concurrency."""
     add_dataclass_options(
         parser,
         ModelChoice,
