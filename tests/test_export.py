@@ -435,7 +435,8 @@ def test_space_export_with_a_hub_model_names_it(tmp_path):
 
 
 def test_space_export_from_a_source_checkout_carries_every_subpackage(tmp_path):
-    """In a checkout, processing/ and hub_card/ live beside avemo/: the copy must still hold them inside avemo/."""
+    """In a checkout, processing/, hub_card/ and space/ live beside avemo/: the copy must still hold them (of space/,
+    what the exported app imports) inside avemo/."""
     code = (
         "import sys, avemo\n"
         f"assert avemo.__file__.startswith({str(REPO_ROOT)!r}), avemo.__file__\n"
@@ -456,4 +457,6 @@ def test_space_export_from_a_source_checkout_carries_every_subpackage(tmp_path):
         "modeling_avemo/modeling_avemo.py",
     ):
         assert (tmp_path / name).is_file(), name
-    assert not (tmp_path / "avemo" / "space").exists() and not list(tmp_path.rglob("__pycache__"))
+    # Of the Space's own package only what the exported app.py imports (its flags); app.py itself sits at the top.
+    assert sorted(path.name for path in (tmp_path / "avemo" / "space").iterdir()) == ["__init__.py", "options.py"]
+    assert not list(tmp_path.rglob("__pycache__"))

@@ -1,7 +1,6 @@
 """The Space: `avemo space` serving the page, driven in Debian's chromium by Playwright, and its API through
 gradio_client (bad files, concurrent requests); the analysis behind the plots, in process."""
 
-import dataclasses
 import io
 import os
 import shutil
@@ -269,10 +268,10 @@ def test_limits_refuse_before_decoding(shared_data):
     space = EmotionSpace(SpaceSettings(max_seconds=60, max_mb=50))
     clip = shared_data / "video" / "single_face.mp4"  # 0.21 MB, 2.4 s
     space.check_file(clip)
-    space.settings = dataclasses.replace(space.settings, max_mb=0.1)
+    space.max_mb = 0.1  # the analyser's limits, made from the settings
     with pytest.raises(InputRejected, match=r"single_face.mp4: 0.2 MB is more than this Space accepts \(0.1 MB\)"):
         space.analyse(clip)
-    space.settings = dataclasses.replace(space.settings, max_mb=50, max_seconds=2)
+    space.max_mb, space.max_seconds = 50, 2
     with pytest.raises(
         InputRejected, match=r"single_face.mp4: the clip lasts 2.4 s, longer than this Space accepts \(2 s\)"
     ):
