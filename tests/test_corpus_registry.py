@@ -46,7 +46,7 @@ def test_importing_the_corpora_stays_light():
 @pytest.fixture
 def toy_corpus(monkeypatch):
     """A corpus added by one record: files named SPEAKER_LABEL.wav directly in the folder."""
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setattr(base, "_REGISTRY", base._REGISTRY.copy())
 
     def read_toy(root):
         """root/
@@ -80,7 +80,7 @@ def test_a_new_corpus_is_one_record(toy_corpus, tmp_path):
 
 
 def test_a_record_needs_labels_or_a_way_to_read_them(monkeypatch):
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setattr(base, "_REGISTRY", base._REGISTRY.copy())
     with pytest.raises(ValueError, match="either fixed labels or labels_from_data"):
         register_corpus(Corpus("broken", "Broken", lambda root: ([], ""), None))
     with pytest.raises(ValueError, match="lower case"):

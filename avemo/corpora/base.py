@@ -82,6 +82,12 @@ class CorpusRegistry:
             raise self.error(f"unknown {self.kind} {name!r}; expected one of {', '.join(self._records)}")
         return self._records[normalized]
 
+    def copy(self) -> "CorpusRegistry":
+        """A registry of the same records, which later registrations do not share (for tests)."""
+        copied = CorpusRegistry(self.kind, self.error)
+        copied._records = dict(self._records)
+        return copied
+
     def __contains__(self, name) -> bool:
         return name in self._records
 
