@@ -81,26 +81,32 @@ def check_hub_folder(folder: str | PathLike) -> list[str]:
     return names
 
 
-def _replaceable(output: Path, overwrite: bool) -> None:
+def replaceable(output: Path, overwrite: bool, check=None, error: type = HubFolderError, what: str = "export") -> None:
+    """Refuse to write into `output` unless it does not exist, is an empty folder, or, with `overwrite`, holds an
+    earlier `what` that `check` accepts (an avemo hub folder by default); raises `error` saying which. For
+    `avemo export` and `avemo export --onnx` alike."""
+    check = check or check_hub_folder
     if not output.exists():
         return
     if not output.is_dir():
-        raise HubFolderError(f"{output}: exists and is not a folder")
+        raise error(f"{output}: exists and is not a folder")
     if not any(output.iterdir()):
         return
     if not overwrite:
-        raise HubFolderError(f"{output}: already holds files; choose another folder or pass --overwrite")
+        raise error(f"{output}: already holds files; choose another folder or pass --overwrite")
     try:
-        check_hub_folder(output)
-    except HubFolderError as error:
-        raise HubFolderError(
-            f"{output}: --overwrite only replaces an earlier export, and this folder holds other files "
-            f"({str(error).splitlines()[1].strip()})"
-        ) from error
+        check(output)
+    except error as problem:
+        lines = str(problem).splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else lines[0].split(": ", 1)[-1]
+        raise error(
+            f"{output}: --overwrite only replaces an earlier {what}, and this folder holds other files ({detail})"
+        ) from problem
 
 
-def _readable(folder: Path) -> None:
-    """mkdtemp makes a private folder, and some writers private files: give them the usual permissions."""
+def give_usual_permissions(folder: Path) -> None:
+    """Give a staged folder and its files the usual permissions (the umask's): mkdtemp makes a private folder, and some
+    writers private files."""
     import os
 
     umask = os.umask(0)
@@ -127,7 +133,7 @@ def export_model(
 
     log = log or (lambda message: None)
     output = Path(output)
-    _replaceable(output, overwrite)
+    replaceable(output, overwrite)
     loaded = load_model_folder(model)
     model, processor = loaded.model, loaded.processor
     for warning in loaded.warnings:
@@ -146,7 +152,7 @@ def export_model(
         )
         card.save(stage / "README.md")
         files = check_hub_folder(stage)
-        _readable(stage)
+        give_usual_permissions(stage)
         if output.exists():
             shutil.rmtree(output)
         stage.rename(output)

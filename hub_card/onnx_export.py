@@ -73,21 +73,6 @@ def check_onnx_folder(folder: str | PathLike) -> list[str]:
     return names
 
 
-def _replaceable(output: Path, overwrite: bool) -> None:
-    if not output.exists():
-        return
-    if not output.is_dir():
-        raise OnnxFolderError(f"{output}: exists and is not a folder")
-    if not any(output.iterdir()):
-        return
-    if not overwrite:
-        raise OnnxFolderError(f"{output}: already holds files; choose another folder or pass --overwrite")
-    try:
-        check_onnx_folder(output)
-    except OnnxFolderError as error:
-        raise OnnxFolderError(f"--overwrite only replaces an earlier ONNX export: {error}") from error
-
-
 def output_names(config) -> list[str]:
     """The graph's outputs: the logits, then the pooling weights of each modality the model uses."""
     names = ["logits"]
@@ -239,11 +224,11 @@ def export_onnx(
     `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
     `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
     differences measured."""
-    from .export import _readable
+    from .export import give_usual_permissions, replaceable
 
     log = log or (lambda message: None)
     output = Path(output)
-    _replaceable(output, overwrite)
+    replaceable(output, overwrite, check_onnx_folder, OnnxFolderError, "ONNX export")
     require_onnx("ONNX export")
     source, model, processor = _model_to_export(model, log)
     model.eval()
@@ -271,7 +256,7 @@ def export_onnx(
         log(f"checking {ONNX_FILE} with onnxruntime against PyTorch on {len(cases)} inputs")
         differences = _max_differences(OnnxClassifier(stage), model, cases, tolerance)
         files = check_onnx_folder(stage)
-        _readable(stage)
+        give_usual_permissions(stage)
         if output.exists():
             shutil.rmtree(output)
         stage.rename(output)
