@@ -278,7 +278,7 @@ def _timeline_summary(args, predictor, builder, video: str, rows: list, seconds:
         "hop": args.hop,
         "labels": {label: round(count / max(1, len(rows)), 4) for label, count in counts.most_common()},
         "windows_without_input": sum(1 for row in rows if not row.label),
-        "seconds": round(seconds, 2),
+        "seconds": round(seconds, 3),  # milliseconds: a short file takes a tenth of a second
         "real_time_factor": round(length / seconds, 2) if seconds > 0 else None,
         "timeline": str(data),
         "plot": str(plot),
