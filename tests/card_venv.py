@@ -20,6 +20,8 @@ from pathlib import Path
 from card_install import REPO_ROOT, template_install_arguments, tested_pins
 
 STAMP = ".card-install-stamp"
+# torch 2.14.1 with its CUDA libraries is most of it: the built venv measured 5.9 GB on the development machine.
+NEEDED_BYTES = int(6.5e9)
 
 
 class CardVenvError(RuntimeError):
@@ -59,9 +61,21 @@ def log_tail(venv: Path, start: int = 0, lines: int = 25) -> str:
     return "\n".join(kept[-lines:])
 
 
+def check_free_space(venv: Path) -> None:
+    """Raises CardVenvError before pip starts when the venv's disk has less room than the environment needs (pip
+    would fail half-way with "No space left on device")."""
+    free = shutil.disk_usage(venv.parent).free
+    if free < NEEDED_BYTES:
+        raise CardVenvError(
+            f"{venv} needs about {NEEDED_BYTES / 1e9:.1f} GB of disk and {venv.parent} has {free / 1e9:.1f} GB free; "
+            "remove old virtual environments or set AVEMO_CARD_VENV to a folder on a larger disk"
+        )
+
+
 def build(venv: Path) -> Path:
     """Make the environment from nothing; returns its python. Raises CardVenvError naming the failed step."""
     shutil.rmtree(venv, ignore_errors=True)
+    check_free_space(venv)
     python = venv / "bin" / "python"
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     steps = [[sys.executable, "-m", "venv", str(venv)]]

@@ -159,3 +159,19 @@ def test_pipeline_scores_are_the_models_probabilities(card_run, hub):
         scores = [row["score"] for row in result]
         assert scores == sorted(scores, reverse=True) and sum(scores) == pytest.approx(1.0, abs=1e-5)
         assert {row["label"]: row["score"] for row in result} == pytest.approx(expected, abs=1e-6), key
+
+
+def test_a_full_disk_is_named_before_pip_starts(tmp_path, monkeypatch):
+    """The CI machine once ran out of disk half-way through pip; the build now says so first, with the numbers."""
+    import card_venv
+
+    monkeypatch.setattr(card_venv.shutil, "disk_usage", lambda path: shutil_usage(total=10**11, used=10**11 - 10**9))
+    with pytest.raises(CardVenvError, match=r"needs about 6\.5 GB of disk .* has 1\.0 GB free"):
+        card_venv.build(tmp_path / "venv")
+    assert not (tmp_path / "venv").exists()  # nothing was started
+
+
+def shutil_usage(total: int, used: int):
+    import shutil
+
+    return shutil._ntuple_diskusage(total, used, total - used)
