@@ -9,6 +9,8 @@ caches. The model and processor are loaded and saved again, so only what `save_p
 import fnmatch
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
@@ -116,6 +118,24 @@ def give_usual_permissions(folder: Path) -> None:
         path.chmod(0o666 & ~umask)
 
 
+@contextmanager
+def staged_folder(output: Path) -> Iterator[Path]:
+    """Yields a new private folder beside `output` to write an export into. When the block ends without an error the
+    folder gets the usual permissions and takes `output`'s place (replacing it); otherwise it is removed, so a
+    half-written export never replaces a good one."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        yield stage
+        give_usual_permissions(stage)
+        if output.exists():
+            shutil.rmtree(output)
+        stage.rename(output)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+
+
 def export_model(
     model: str | PathLike | None,
     output: str | PathLike,
@@ -138,9 +158,7 @@ def export_model(
     model, processor = loaded.model, loaded.processor
     for warning in loaded.warnings:
         log(warning)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with staged_folder(output) as stage:
         model.save_pretrained(stage)
         processor.save_pretrained(stage)
         # Without a hub id, the card's usage examples load the folder by its own name, as a local path.
@@ -152,13 +170,6 @@ def export_model(
         )
         card.save(stage / "README.md")
         files = check_hub_folder(stage)
-        give_usual_permissions(stage)
-        if output.exists():
-            shutil.rmtree(output)
-        stage.rename(output)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
     return files
 
 

@@ -27,8 +27,6 @@ PyTorch's. Otherwise `OnnxExportError` is raised and the output folder is left a
 
 import json
 import logging
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from os import PathLike
@@ -224,7 +222,7 @@ def export_onnx(
     `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
     `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
     differences measured."""
-    from .export import give_usual_permissions, replaceable
+    from .export import replaceable, staged_folder
 
     log = log or (lambda message: None)
     output = Path(output)
@@ -239,9 +237,7 @@ def export_onnx(
         log(f"reading {video} with the model's processor")
         cases[str(video)] = dict(processor(videos=[str(video)], return_tensors="pt"))
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with staged_folder(output) as stage:
         log(f"exporting {source} to ONNX (torch.onnx.export, dynamo)")
         try:
             _export_graph(model, cases["the traced inputs"], stage / ONNX_FILE)
@@ -256,13 +252,6 @@ def export_onnx(
         log(f"checking {ONNX_FILE} with onnxruntime against PyTorch on {len(cases)} inputs")
         differences = _max_differences(OnnxClassifier(stage), model, cases, tolerance)
         files = check_onnx_folder(stage)
-        give_usual_permissions(stage)
-        if output.exists():
-            shutil.rmtree(output)
-        stage.rename(output)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
     return OnnxExport(output, files, differences)
 
 
