@@ -19,6 +19,8 @@ import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
 from transformers.utils import logging
 
+from .padding_avemo import clip_inputs, pad_clips
+
 logger = logging.get_logger(__name__)
 
 FEATURE_TYPES = ("log_mel", "spectrogram")
@@ -120,6 +122,72 @@ class AVEmoFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or 'np'")
         return BatchFeature({key: value.cpu().numpy() for key, value in outputs.items()})
 
+    def pad(
+        self,
+        processed_features,
+        padding: bool | str = True,
+        max_length: int | None = None,
+        truncation: bool = False,
+        pad_to_multiple_of: int | None = None,
+        return_attention_mask: bool | None = None,
+        return_tensors: str | None = None,
+    ) -> BatchFeature:
+        """Batch features this extractor made clip by clip (the `DataCollatorWithPadding` path): `input_features`
+        (3, feature_size, time) zero-padded along time, exactly as a batched `__call__` pads them, and `audio_mask`
+        0 on the padding. (SequenceFeatureExtractor.pad would pad these along the wrong axis.)
+
+        Args:
+            processed_features: a list of mappings with `input_features` and `audio_mask` (a leading batch axis of 1
+                is accepted), or one mapping of such lists or of batched arrays.
+            padding: True or "longest" (the longest clip, at least `min_frames`), "max_length" (`max_length`
+                frames), False or "do_not_pad" (the clips must be equally long already).
+            max_length: frames for padding="max_length" and truncation; at least `min_frames`.
+            truncation: cut clips longer than `max_length` (without it, padding="max_length" refuses them).
+            pad_to_multiple_of: round the padded length up to a multiple of this.
+            return_attention_mask: False leaves `audio_mask` out.
+            return_tensors: "pt" or "np" (default: NumPy arrays).
+
+        Returns a BatchFeature.
+        """
+        rows = clip_inputs(_feature_list(processed_features), ("input_features", "audio_mask"))
+        if not rows:
+            raise ValueError("pad needs at least one feature")
+        length = self._padded_length([int(row["input_features"].shape[-1]) for row in rows], padding, max_length)
+        if truncation:
+            if max_length is None:
+                raise ValueError("truncation=True needs max_length")
+            length = min(length, max_length)
+        elif padding == "max_length" and length > max_length:
+            raise ValueError(f"a clip has {length} frames, more than max_length={max_length}; pass truncation=True")
+        if pad_to_multiple_of:
+            length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
+        values, mask = pad_clips(rows, "input_features", "audio_mask", length)
+        outputs = {"input_features": values}
+        if return_attention_mask is not False:
+            outputs["audio_mask"] = mask
+        if return_tensors == "pt":
+            return BatchFeature(outputs)
+        if return_tensors not in (None, "np"):
+            raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or 'np'")
+        return BatchFeature({key: value.numpy() for key, value in outputs.items()})
+
+    def _padded_length(self, lengths: list[int], padding, max_length: int | None) -> int:
+        """The frame count `pad` pads to before truncation and rounding; a ValueError for settings that cannot
+        hold."""
+        if max_length is not None and max_length < self.min_frames:
+            raise ValueError(f"max_length={max_length} is below min_frames={self.min_frames} (AlexNet's field)")
+        if padding in (True, "longest"):
+            return max(max(lengths), self.min_frames)
+        if padding == "max_length":
+            if max_length is None:
+                raise ValueError('padding="max_length" needs max_length')
+            return max(max(lengths), max_length)
+        if padding in (False, "do_not_pad"):
+            if len(set(lengths)) > 1:
+                raise ValueError(f"clips of {sorted(set(lengths))} frames cannot be stacked unpadded; use padding=True")
+            return lengths[0]
+        raise ValueError(f"padding={padding!r} is not valid; use True, 'longest', 'max_length' or False")
+
     def extract(self, waveforms: list, sampling_rate: int):
         """Batched features: (batch, 3, feature_size, time) float32 and the real frame count of each clip."""
         import torch
@@ -205,6 +273,19 @@ def _repeat_last_frame(values, lengths):
     time = torch.arange(values.shape[-1], device=values.device)
     index = torch.minimum(time[None, :], (lengths - 1).clamp_min(0)[:, None])
     return values.gather(-1, index[:, None, :].expand_as(values))
+
+
+def _feature_list(processed_features) -> list:
+    """`pad`'s input as a list of per-clip mappings: a mapping of lists or batched arrays is split into clips."""
+    if isinstance(processed_features, (list, tuple)):
+        return list(processed_features)
+    if hasattr(processed_features, "keys") and "input_features" in processed_features:
+        keys = [key for key in ("input_features", "audio_mask") if processed_features.get(key) is not None]
+        return [dict(zip(keys, values)) for values in zip(*(processed_features[key] for key in keys))]
+    raise ValueError(
+        "pad takes a list of mappings with input_features and audio_mask, or one mapping of them; "
+        f"got {type(processed_features).__name__}"
+    )
 
 
 def _as_waveform_list(raw_speech) -> list:

@@ -31,6 +31,7 @@ from .clip_avemo import NothingToPredictError, ProcessedClip
 from .face_alignment_avemo import FaceAligner, as_rgb_uint8
 from .face_recipes_avemo import FaceRecipe, face_recipe
 from .feature_extraction_avemo import AVEmoFeatureExtractor, resample
+from .padding_avemo import TIME_AXES, clip_inputs, pad_clips
 from .persons_avemo import read_persons
 from .video_io_avemo import NotAVideoError, StillImageError, read_audio, read_frames, read_image
 
@@ -382,25 +383,13 @@ class AVEmoProcessor(ProcessorMixin):
             features = [features]
         if not features:
             raise ValueError("pad needs at least one feature")
-        rows = _clip_inputs(features)
+        rows = clip_inputs(features)
         batch = {}
-        for values_key, mask_key, time_axis in (("pixel_values", "frame_mask", 0), ("input_features", "audio_mask", 2)):
-            present = [row for row in rows if values_key in row]
-            if not present:
+        for values_key, mask_key in (("pixel_values", "frame_mask"), ("input_features", "audio_mask")):
+            if not any(values_key in row for row in rows):
                 continue
-            if len(present) != len(rows):
-                raise ValueError(f"{values_key} is missing from some features: give every clip the same inputs")
-            longest = max(row[values_key].shape[time_axis] for row in rows)
-            shape = list(present[0][values_key].shape)
-            shape[time_axis] = longest
-            values = torch.zeros(len(rows), *shape, dtype=torch.float32)
-            mask = torch.zeros(len(rows), longest, dtype=torch.long)
-            for index, row in enumerate(rows):
-                length = row[values_key].shape[time_axis]
-                target = values[index, :length] if time_axis == 0 else values[index, :, :, :length]
-                target.copy_(row[values_key].float())
-                mask[index, :length] = row[mask_key].long() if mask_key in row else 1
-            batch[values_key], batch[mask_key] = values, mask
+            longest = max(row[values_key].shape[TIME_AXES[values_key]] for row in rows if values_key in row)
+            batch[values_key], batch[mask_key] = pad_clips(rows, values_key, mask_key, longest)
         labels = [feature.get("labels", feature.get("label")) for feature in features]
         if any(label is not None for label in labels):
             if any(label is None for label in labels):
@@ -483,32 +472,6 @@ def luma(pixels):
 
     weights = torch.tensor([0.299, 0.587, 0.114], dtype=pixels.dtype).view(3, 1, 1)
     return (pixels * weights).sum(dim=-3, keepdim=True).round()
-
-
-def _clip_inputs(features) -> list[dict]:
-    """The model inputs of each feature as tensors of one clip's rank (a leading batch axis of 1 dropped), for
-    `AVEmoProcessor.pad`; a ValueError names a feature whose input has another shape."""
-    import torch
-
-    ranks = {"pixel_values": 4, "frame_mask": 1, "input_features": 3, "audio_mask": 1}
-    rows = []
-    for index, feature in enumerate(features):
-        row = {}
-        for key, rank in ranks.items():
-            if feature.get(key) is None:
-                continue
-            value = (
-                feature[key] if isinstance(feature[key], torch.Tensor) else torch.as_tensor(np.asarray(feature[key]))
-            )
-            if value.dim() == rank + 1 and value.shape[0] == 1:
-                value = value[0]
-            if value.dim() != rank:
-                raise ValueError(
-                    f"feature {index}: {key} has shape {tuple(value.shape)}; expected one clip's, of rank {rank}"
-                )
-            row[key] = value
-        rows.append(row)
-    return rows
 
 
 def _recipe_from_arguments(recipe, face_size, face_margin, face_mean, face_std) -> FaceRecipe:

@@ -208,6 +208,47 @@ def test_batching_and_padding_do_not_change_a_clip(shared_data):
     assert torch.all(batch["input_features"][2] == 0)
 
 
+def test_pad_batches_clip_by_clip_features_as_a_batched_call_does(shared_data):
+    """The `Dataset.map(feature_extractor)` then `DataCollatorWithPadding(feature_extractor)` path: the features of
+    each clip alone, padded by `pad`, are the batched call's. (The inherited SequenceFeatureExtractor.pad pads the
+    (3, mel, time) features along their first axis.)"""
+    from transformers import DataCollatorWithPadding
+
+    extractor = AVEmoFeatureExtractor()
+    long = read_audio(shared_data / "audio" / "crema-d" / "1002_DFA_ANG_XX.mp3", 16000)
+    clips = [long[:12345], long, long[:3000]]  # 78, the whole clip's and 19 (under min_frames: padded to 63) frames
+    batched = extractor(clips, sampling_rate=16000, return_tensors="pt")
+    alone = [extractor(clip, sampling_rate=16000, return_tensors="np") for clip in clips]
+    rows = [{key: value[0] for key, value in features.items()} for features in alone]  # as Dataset.map stores them
+    for padded in (
+        extractor.pad(rows, return_tensors="pt"),
+        extractor.pad(alone, return_tensors="pt"),  # leading batch axes of 1
+        extractor.pad({key: [row[key] for row in rows] for key in rows[0]}, return_tensors="pt"),  # dict of lists
+        DataCollatorWithPadding(extractor)(rows),
+    ):
+        assert padded["input_features"].shape == batched["input_features"].shape
+        torch.testing.assert_close(padded["input_features"], batched["input_features"], atol=1e-5, rtol=0)
+        assert torch.equal(padded["audio_mask"], batched["audio_mask"])
+    assert isinstance(extractor.pad(rows)["input_features"], np.ndarray)
+
+    frames = [int(row["audio_mask"].sum()) for row in rows]
+    to_500 = extractor.pad(rows, padding="max_length", max_length=500, return_tensors="pt")
+    assert to_500["input_features"].shape[-1] == 500 and to_500["audio_mask"].sum(-1).tolist() == frames
+    cut = extractor.pad(rows, max_length=70, truncation=True, return_tensors="pt")
+    assert cut["input_features"].shape[-1] == 70 and cut["audio_mask"].sum(-1).tolist() == [70, 70, frames[2]]
+    torch.testing.assert_close(cut["input_features"][1], batched["input_features"][1, ..., :70], atol=1e-5, rtol=0)
+    assert extractor.pad(rows, pad_to_multiple_of=64)["input_features"].shape[-1] % 64 == 0
+    assert "audio_mask" not in extractor.pad(rows, return_attention_mask=False)
+    with pytest.raises(ValueError, match="more than max_length=100; pass truncation=True"):
+        extractor.pad(rows, padding="max_length", max_length=100)
+    with pytest.raises(ValueError, match="cannot be stacked unpadded"):
+        extractor.pad(rows, padding=False)
+    with pytest.raises(ValueError, match="below min_frames=63"):
+        extractor.pad(rows, max_length=40, truncation=True)
+    with pytest.raises(ValueError, match=r"feature 1: input_features has shape \(128, 5\)"):
+        extractor.pad([rows[0], {"input_features": np.zeros((128, 5))}])
+
+
 def test_any_sampling_rate_is_resampled(shared_data):
     import torchaudio
 

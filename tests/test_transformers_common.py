@@ -393,8 +393,8 @@ def test_config_common_kwargs_stand_in_covers_every_common_argument():
 
 
 class AVEmoFeatureExtractionTester:
-    """Sequences of `feature_size` vectors of growing lengths, the inputs of SequenceFeatureExtractor's `pad` that
-    SequenceFeatureExtractionTestMixin checks."""
+    """Sequences of `feature_size` vectors of growing lengths, which SequenceFeatureExtractionTestMixin's BatchFeature
+    tests take (its pad tests are skipped: avemo's pad takes (3, mel, time) features)."""
 
     def __init__(self, parent, batch_size=4, min_seq_length=40, max_seq_length=200, num_mel_bins=64):
         self.parent = parent
@@ -433,6 +433,38 @@ class AVEmoFeatureExtractionTest(SequenceFeatureExtractionTestMixin, unittest.Te
 
     def setUp(self):
         self.feat_extract_tester = AVEmoFeatureExtractionTester(self)
+
+    # The mixin's pad tests give pad (time, feature_size) sequences; avemo's features are (3, mel, time) and its pad
+    # pads them along time (tests/test_processing.py::test_pad_batches_clip_by_clip_features_as_a_batched_call_does).
+    PAD_LAYOUT = "pad takes avemo's (3, mel, time) features, not the (time, feature_size) sequences this test makes"
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_padding_from_list(self):
+        pass
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_padding_from_array(self):
+        pass
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_truncation_from_list(self):
+        pass
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_truncation_from_array(self):
+        pass
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_padding_accepts_tensors_pt(self):
+        pass
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_attention_mask(self):
+        pass
+
+    @unittest.skip(reason=PAD_LAYOUT)
+    def test_attention_mask_with_truncation(self):
+        pass
 
     def test_call_batched_equals_one_by_one(self):
         # avemo's own padding (in __call__, with audio_mask): a clip's features do not depend on its batch.
