@@ -19,7 +19,7 @@ SECTION = "With `transformers` only"
 
 def install_arguments(card_text: str) -> list[str]:
     """The arguments of the `pip install` line in the card's first bash block after SECTION, e.g.
-    ["transformers>=5", "torch", ...]. Raises ValueError when the card has no such line."""
+    ["transformers>=5,<6", "torch", ...]. Raises ValueError when the card has no such line."""
     if SECTION not in card_text:
         raise ValueError(f"the card has no {SECTION!r} section")
     block = re.search(r"```bash\n(.*?)```", card_text[card_text.index(SECTION) :], re.DOTALL)

@@ -66,6 +66,20 @@ def test_the_readme_quotes_the_cards_line():
     assert quoted == [template_install_arguments()]
 
 
+def test_the_cards_transformers_range_is_the_tested_one():
+    """The card may not admit a transformers that avemo's own install refuses (a major version nobody tested)."""
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    tested = next(Requirement(line) for line in project if canonicalize_name(Requirement(line).name) == "transformers")
+    card = next(
+        Requirement(argument)
+        for argument in template_install_arguments()
+        if canonicalize_name(Requirement(argument).name) == "transformers"
+    )
+    assert card.specifier == tested.specifier, f"card: {card}, pyproject.toml: {tested}"
+
+
 def test_the_space_installs_every_module_the_remote_code_imports(exported):
     lines = (REPO_ROOT / "space" / "requirements.txt").read_text().splitlines()
     space = {canonicalize_name(Requirement(line).name) for line in lines if line.strip() and not line.startswith("#")}
