@@ -171,6 +171,8 @@ def _max_differences(classifier: OnnxClassifier, model, cases: dict[str, dict], 
     """onnxruntime against eager PyTorch on each case: the max absolute logit difference (raises above tolerance)."""
     import torch
 
+    from avemo.model_folders.loading import first_line
+
     differences = {}
     for description, inputs in cases.items():
         with torch.no_grad():
@@ -178,9 +180,8 @@ def _max_differences(classifier: OnnxClassifier, model, cases: dict[str, dict], 
         try:
             got = classifier(**inputs)
         except Exception as error:  # onnxruntime refuses the shapes (a graph that is not dynamic), an op fails
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise OnnxExportError(
-                f"onnxruntime cannot run {ONNX_FILE} on {description} ({first_line}); nothing was written"
+                f"onnxruntime cannot run {ONNX_FILE} on {description} ({first_line(error)}); nothing was written"
             ) from error
         difference = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
         if not difference <= tolerance:  # NaN fails too
@@ -222,6 +223,8 @@ def export_onnx(
     `AVEmoForVideoClassification` (put in eval mode; saved with the default processor for its config).
     `example_videos`: media files whose processor inputs are checked too. Returns what was written and the
     differences measured."""
+    from avemo.model_folders.loading import first_line
+
     from .export import replaceable, staged_folder
 
     log = log or (lambda message: None)
@@ -242,8 +245,9 @@ def export_onnx(
         try:
             _export_graph(model, cases["the traced inputs"], stage / ONNX_FILE)
         except Exception as error:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise OnnxExportError(f"{source}: torch.onnx.export failed ({first_line}); nothing was written") from error
+            raise OnnxExportError(
+                f"{source}: torch.onnx.export failed ({first_line(error)}); nothing was written"
+            ) from error
         settings = config.to_dict()
         for key in ("auto_map", "custom_pipelines"):  # they name code files the folder does not hold
             settings.pop(key, None)

@@ -322,8 +322,9 @@ def model_markdown(space: EmotionSpace) -> str:
 
 def readable_error(error: Exception, path: Path) -> str:
     """One sentence for the page, naming the file by its name only."""
-    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    message = message.replace(str(path), path.name)
+    from avemo.model_folders.loading import first_line
+
+    message = first_line(error).replace(str(path), path.name)
     return html.escape(message)
 
 

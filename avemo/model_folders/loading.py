@@ -97,7 +97,7 @@ def load_model_folder(model: str | PathLike | None) -> LoadedModel:
         try:
             processor = AVEmoProcessor.from_pretrained(source)
         except (OSError, ValueError) as error:
-            raise ModelLoadError(f"{source}: cannot load its processor ({_first_line(error)})") from error
+            raise ModelLoadError(f"{source}: cannot load its processor ({first_line(error)})") from error
     else:
         processor = default_processor(loaded.config)
         warnings.append("the model folder has no processor_config.json: the default processor for its config is used")
@@ -116,7 +116,7 @@ def load_model_folder(model: str | PathLike | None) -> LoadedModel:
 def _load_problem(source: str, error: Exception) -> str:
     """One line naming the file that could not be used."""
     folder = Path(source)
-    message = _first_line(error)
+    message = first_line(error)
     if folder.is_dir():
         if (
             "safetensors" in type(error).__module__.lower()
@@ -134,6 +134,7 @@ def _load_problem(source: str, error: Exception) -> str:
     return f"{source}: cannot load an avemo model ({message})"
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """The first line of an error's message (its type's name when the message is empty), for one-line reports."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
