@@ -21,7 +21,8 @@ from avemo.data.augmentation import (
 )
 from avemo.cli import build_parser, main
 from avemo.cli.train import augmentation_from_args
-from avemo.data.collator import AVEmoCollator, evenly_spaced
+from avemo.data.collator import AVEmoCollator
+from avemo.processing.processing_avemo import segment_centres
 from avemo.model_folders.configs import default_processor
 from modeling_avemo import AVEmoConfig
 
@@ -260,7 +261,7 @@ def test_evaluation_collator_never_augments(processor):
     for key in ("pixel_values", "frame_mask", "input_features", "audio_mask", "labels"):
         assert torch.equal(first[key], second[key]) and torch.equal(first[key], plain[key]), key
     # ... and it is the processor's output for the evenly spaced faces and the whole waveforms.
-    faces = processor.face_tensors([row["faces"][evenly_spaced(len(row["faces"]), 4)] for row in rows])
+    faces = processor.face_tensors([row["faces"][segment_centres(len(row["faces"]), 4)] for row in rows])
     audio = processor.audio_tensors([row["waveform"] for row in rows])
     assert torch.equal(first["pixel_values"], faces["pixel_values"]) and torch.equal(
         first["input_features"], audio["input_features"]

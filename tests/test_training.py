@@ -15,7 +15,8 @@ from safetensors.torch import load_file
 
 from avemo.data.augmentation import AugmentConfig
 from avemo.data.caching import cache_features, faces_array
-from avemo.data.collator import AVEmoCollator, evenly_spaced
+from avemo.data.collator import AVEmoCollator
+from avemo.processing.processing_avemo import segment_centres
 from avemo.corpora import load_corpus
 from avemo.model_folders.configs import default_processor
 from avemo.train import TrainOptions, train
@@ -68,7 +69,7 @@ def test_collator_pads_masks_and_samples():
     assert batch["labels"].tolist() == [0, 1, 2]
     # Evaluation sampling is fixed and evenly spaced; the picked faces are the expected ones.
     assert torch.equal(evaluation(rows)["pixel_values"], batch["pixel_values"])
-    assert evenly_spaced(6, 4).tolist() == [0, 2, 3, 5]
+    assert segment_centres(6, 4) == [0, 2, 3, 5]
     expected = (torch.from_numpy(rows[1]["faces"][[0, 2, 3, 5]]).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.5
     torch.testing.assert_close(batch["pixel_values"][1], expected)
     # Training draws random subsets and random audio crops.

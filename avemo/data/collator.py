@@ -13,13 +13,7 @@ import torch
 
 from avemo.data.augmentation import AugmentConfig, augment_faces, augment_waveform, mask_features
 from avemo.data.caching import faces_array
-
-
-def evenly_spaced(count: int, keep: int) -> np.ndarray:
-    """`keep` indices spread over range(count), the segment centres (all of them when keep >= count)."""
-    if keep >= count:
-        return np.arange(count)
-    return np.floor((np.arange(keep) + 0.5) * count / keep).astype(int)
+from avemo.processing.processing_avemo import segment_centres
 
 
 @dataclass
@@ -48,7 +42,7 @@ class AVEmoCollator:
         if self.train and self.augment.random_frames:
             chosen = torch.randperm(count)[: self.frames].sort().values.numpy()
         else:
-            chosen = evenly_spaced(count, self.frames)
+            chosen = segment_centres(count, self.frames)  # as the processor samples a video's frames
         return faces[chosen]
 
     def _crop_audio(self, waveform: np.ndarray) -> np.ndarray:
