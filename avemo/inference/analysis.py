@@ -68,8 +68,9 @@ class FileAnalyser:
         """The label names the analysis reports, in the model's order."""
         return self.predictor.labels
 
-    def check_file(self, path: Path) -> None:
-        """Size and length limits, before any decoding: raises InputRejected saying which one the file passes."""
+    def check_file(self, path: Path) -> float | None:
+        """Size and length limits, before any decoding: raises InputRejected saying which one the file passes.
+        Returns the file's length in seconds from its headers (None when they do not say)."""
         size_mb = path.stat().st_size / 1e6
         if size_mb > self.max_mb:
             raise InputRejected(f"{path.name}: {size_mb:.1f} MB is more than this Space accepts ({self.max_mb:g} MB)")
@@ -79,6 +80,7 @@ class FileAnalyser:
                 f"{path.name}: the clip lasts {seconds:.1f} s, longer than this Space accepts "
                 f"({self.max_seconds:g} s); trim it or run avemo predict locally"
             )
+        return seconds
 
     def analyse(self, path) -> Analysis:
         """Decode, align, predict, and compute what the plots show. Returns the `Analysis`; raises MediaError /
@@ -86,7 +88,7 @@ class FileAnalyser:
         from avemo.inference.timeline import TimelineBuilder
 
         path = Path(path)
-        self.check_file(path)
+        duration = self.check_file(path)
         predictor, processor = self.predictor, self.predictor.processor
         clip = processor.process_video(path)
         if self.ensemble is not None:
@@ -98,7 +100,6 @@ class FileAnalyser:
         persons, crops = self.people(path)
         prediction["persons"] = [person.to_dict() for person in persons]
         timeline = None
-        duration = media_duration(path)
         if duration is not None and duration >= TIMELINE_FROM_SECONDS:
             timeline = list(TimelineBuilder(predictor, window=2.0, hop=1.0).run(path))
             prediction["timeline"] = [row.to_dict() for row in timeline]
