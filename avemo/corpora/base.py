@@ -152,9 +152,9 @@ def find_file(root: Path, name: str) -> Path | None:
 
 
 def open_text(path: Path):
-    # utf-8-sig drops the byte-order mark that spreadsheet exports put before the header.
     """The file opened for reading as text (utf-8, a byte-order mark dropped); a CorpusError names a file that cannot be
     read."""
+    # utf-8-sig drops the byte-order mark that spreadsheet exports put before the header.
     try:
         return open(path, newline="", encoding="utf-8-sig")
     except OSError as error:
