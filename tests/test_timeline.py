@@ -102,8 +102,12 @@ def test_memory_does_not_grow_with_the_video(tiny, forty_seconds):
         row.frames_sampled for row in rows
     )
     # One window of faces, the batch being gathered and the batches in the face CNN (two workers, one waiting).
-    assert builder.peak_held["faces"] <= 2.0 * 2.0 + builder.embed_batch * 4
-    assert builder.peak_held["audio_seconds"] <= 2.0 + 1.0 + 0.5  # a window, a hop and decoder chunks
+    in_flight = builder.embed_batch * 4
+    assert builder.peak_held["faces"] <= 2.0 * 2.0 + in_flight
+    # A window, a hop and decoder chunks of audio, plus what is read while those faces are in the face CNN (the
+    # reading goes on until it is busy): the same read-ahead as the faces', in seconds. Without that term the bound
+    # only held while the face CNN kept up with the reading; a loaded CI machine measured 3.7 s against its 3.5.
+    assert builder.peak_held["audio_seconds"] <= 2.0 + 1.0 + 0.5 + in_flight / 2.0
 
 
 @pytest.fixture
